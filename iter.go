@@ -1,0 +1,282 @@
+package typedstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"iter"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxReportedCorrupt bounds how many *CorruptError values the error function
+// of [Store.All] keeps; further ones are counted.
+const maxReportedCorrupt = 100
+
+// IDs returns an iterator over the ids of the sessions under the store's
+// prefix, and a function that reports the error that ended the most recent
+// iteration, or nil.
+//
+// The iterator streams: it issues one SCAN MATCH prefix* COUNT ScanCount at a
+// time (on a cluster or a ring, over every master or shard in turn) and keeps
+// no ids beyond the current batch, except a 128-bit hash of each key already
+// yielded (about 40 bytes of heap per session, whatever the size of the ids
+// and values), so that an id that SCAN returns twice is yielded once.
+//
+// Order is unspecified and may differ from one iteration to the next. Each
+// range over the iterator starts a new scan, so it may be ranged over more
+// than once. As SCAN guarantees, every session that exists for the whole
+// iteration is yielded; one written or deleted meanwhile may or may not be.
+// An id may belong to a session that expires before the caller looks at it.
+//
+// Breaking out of the loop stops all further Redis calls and is not an error.
+// A Redis error or a done context ends the iteration; the error function
+// then returns it, wrapped (errors.Is finds the context's error).
+func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
+	var (
+		mu      sync.Mutex
+		lastErr error
+	)
+	seq := func(yield func(string) bool) {
+		err := s.scanKeys(ctx, func(_ context.Context, keys []string) (bool, error) {
+			for _, k := range keys {
+				if !yield(k[len(s.prefix):]) {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		mu.Lock()
+		lastErr = err
+		mu.Unlock()
+	}
+	return seq, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return lastErr
+	}
+}
+
+// All returns an iterator over the sessions under the store's prefix, as
+// (id, value) pairs, and a function that reports what went wrong in the most
+// recent iteration, or nil.
+//
+// All walks the keys as [Store.IDs] does, with the same guarantees of order,
+// reuse, single delivery and streaming, and fetches each SCAN batch in one
+// round trip: one MGET on a single server, a pipeline of GETs routed by slot
+// on a cluster or a ring (so no command spans two slots). A key that expires
+// between SCAN and the fetch is skipped. A value the codec cannot decode is
+// not yielded: the iteration goes on with the rest, and the error function
+// reports it as a [*CorruptError] naming the id (errors.Join of all of them,
+// the first hundred listed and the rest counted). A Redis error or a done
+// context ends the iteration; the error function returns it, joined with the
+// corrupt entries seen before it. Breaking out of the loop stops all further
+// Redis calls and is not an error.
+//
+// The value yielded is a fresh T for every session; the caller may keep it.
+func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error) {
+	var (
+		mu      sync.Mutex
+		lastErr error
+	)
+	seq := func(yield func(string, T) bool) {
+		var corrupt []error
+		ncorrupt := 0
+		err := s.scanKeys(ctx, func(ctx context.Context, keys []string) (bool, error) {
+			vals, err := s.mget(ctx, keys)
+			if err != nil {
+				return false, err
+			}
+			for i, data := range vals {
+				if data == nil {
+					continue // expired or deleted since SCAN returned it
+				}
+				id := keys[i][len(s.prefix):]
+				var v T
+				if derr := s.codec.Decode(data, &v); derr != nil {
+					if ncorrupt < maxReportedCorrupt {
+						corrupt = append(corrupt, &CorruptError{ID: id, Err: derr})
+					}
+					ncorrupt++
+					continue
+				}
+				if !yield(id, v) {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		if n := ncorrupt - maxReportedCorrupt; n > 0 {
+			corrupt = append(corrupt, fmt.Errorf("%w: %d more corrupt sessions not listed", ErrCorrupt, n))
+		}
+		mu.Lock()
+		lastErr = errors.Join(append(corrupt, err)...)
+		mu.Unlock()
+	}
+	return seq, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return lastErr
+	}
+}
+
+// mget returns the values of keys, nil for a missing key, in one round trip.
+func (s *Store[T]) mget(ctx context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if s.multiKey {
+		vals, err := s.client.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, wrapErr(ctx, "mget", err)
+		}
+		for i, v := range vals {
+			if str, ok := v.(string); ok {
+				out[i] = []byte(str)
+			}
+		}
+		return out, nil
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return nil, wrapErr(ctx, "get batch", err)
+	}
+	for i, c := range cmds {
+		b, err := c.Bytes()
+		switch {
+		case err == redis.Nil:
+		case err != nil:
+			return nil, wrapErr(ctx, "get batch", err)
+		default:
+			out[i] = b
+		}
+	}
+	return out, nil
+}
+
+// scanKeys runs SCAN MATCH over the store's prefix on every node that holds
+// a part of the key space, and calls fn with each batch of keys, less those
+// already passed in an earlier batch. It stops when fn returns false or an
+// error, when a Redis call fails, or when ctx is done.
+func (s *Store[T]) scanKeys(ctx context.Context, fn func(context.Context, []string) (bool, error)) error {
+	nodes, err := s.nodes(ctx)
+	if err != nil {
+		return err
+	}
+	seen := newKeySet()
+	var batch []string
+	for _, node := range nodes {
+		var cursor uint64
+		for {
+			if err := ctx.Err(); err != nil {
+				return wrapErr(ctx, "scan", err)
+			}
+			keys, next, err := node.Scan(ctx, cursor, s.match, int64(s.count)).Result()
+			if err != nil {
+				return wrapErr(ctx, "scan", err)
+			}
+			batch = batch[:0]
+			for _, k := range keys {
+				// SCAN MATCH already filters; the check guards against a
+				// server whose glob differs from Redis's.
+				if strings.HasPrefix(k, s.prefix) && seen.add(k) {
+					batch = append(batch, k)
+				}
+			}
+			if len(batch) > 0 {
+				more, err := fn(ctx, batch)
+				if err != nil {
+					return wrapErr(ctx, "scan", err)
+				}
+				if !more {
+					return nil
+				}
+			}
+			if next == 0 {
+				break
+			}
+			cursor = next
+		}
+	}
+	return nil
+}
+
+// nodes returns the clients to scan: every master of a cluster, every live
+// shard of a ring, or the client itself.
+func (s *Store[T]) nodes(ctx context.Context) ([]redis.Cmdable, error) {
+	var (
+		mu    sync.Mutex
+		nodes []*redis.Client
+	)
+	collect := func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		nodes = append(nodes, c)
+		mu.Unlock()
+		return nil
+	}
+	var err error
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, collect)
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, collect)
+	default:
+		return []redis.Cmdable{s.client}, nil
+	}
+	if err != nil {
+		return nil, wrapErr(ctx, "list nodes", err)
+	}
+	slices.SortFunc(nodes, func(a, b *redis.Client) int { return strings.Compare(a.Options().Addr, b.Options().Addr) })
+	out := make([]redis.Cmdable, len(nodes))
+	for i, n := range nodes {
+		out[i] = n
+	}
+	return out, nil
+}
+
+// keySet remembers 128-bit hashes of keys, to drop the duplicates that SCAN
+// may return. Two independent seeds make a collision (which would hide a
+// session) about as likely as a random 128-bit match.
+type keySet struct {
+	seed1, seed2 maphash.Seed
+	m            map[[2]uint64]struct{}
+}
+
+func newKeySet() *keySet {
+	return &keySet{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), m: make(map[[2]uint64]struct{})}
+}
+
+// add records k and reports whether it was new.
+func (s *keySet) add(k string) bool {
+	h := [2]uint64{maphash.String(s.seed1, k), maphash.String(s.seed2, k)}
+	if _, ok := s.m[h]; ok {
+		return false
+	}
+	s.m[h] = struct{}{}
+	return true
+}
+
+// escapeGlob escapes the characters that SCAN MATCH gives a meaning to, so
+// that the pattern escapeGlob(p)+"*" matches exactly the keys that start
+// with p.
+func escapeGlob(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '*', '?', '[', ']', '\\', '^', '-':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

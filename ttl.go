@@ -1,0 +1,120 @@
+package typedstore
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"time"
+
+	"github.com/goccy/go-json"
+)
+
+// Expirer is implemented by session types that carry their own expiry, as an
+// express-session session carries its cookie's. When T or *T implements it
+// and Expires returns a non-zero time, a [Store] keeps the session until that
+// time (unless [Options.TTLFunc] says otherwise).
+type Expirer interface {
+	Expires() time.Time
+}
+
+// Cookie mirrors the cookie that express-session stores inside every session
+// (its JSON names are express-session's), and implements [Expirer]. Embed it
+// under the JSON name "cookie" to give a session type the cookie's expiry and
+// the stored shape that express-session and connect-redis read and write:
+//
+//	type Session struct {
+//		typedstore.Cookie `json:"cookie"`
+//		UserID int64      `json:"userId"`
+//	}
+//
+// The JSON tag matters: without it the cookie's fields would be flattened
+// into the session.
+type Cookie struct {
+	// OriginalMaxAge is the cookie's max-age in milliseconds when the session
+	// was created; nil for a browser-session cookie.
+	OriginalMaxAge *int64 `json:"originalMaxAge"`
+	// ExpiresAt is when the cookie, and so the session, expires; nil for a
+	// browser-session cookie, which takes the store's TTL.
+	ExpiresAt *time.Time `json:"expires"`
+	Secure    bool       `json:"secure,omitempty"`
+	HTTPOnly  bool       `json:"httpOnly"`
+	Domain    string     `json:"domain,omitempty"`
+	Path      string     `json:"path"`
+	// SameSite is "lax", "strict", "none" or "" (attribute not set).
+	// express-session also stores true for "strict" and false for ""; both
+	// are read.
+	SameSite    SameSite `json:"sameSite,omitempty"`
+	Partitioned bool     `json:"partitioned,omitempty"`
+	Priority    string   `json:"priority,omitempty"`
+}
+
+// Expires returns the cookie's expiry, or the zero time for a cookie without
+// one.
+func (c Cookie) Expires() time.Time {
+	if c.ExpiresAt == nil {
+		return time.Time{}
+	}
+	return *c.ExpiresAt
+}
+
+// SameSite is the SameSite attribute of a [Cookie], as express-session
+// stores it: "lax", "strict", "none", or "" when the attribute is not set.
+type SameSite string
+
+// UnmarshalJSON reads a string, or express-session's booleans: true means
+// "strict" and false means no attribute.
+func (s *SameSite) UnmarshalJSON(data []byte) error {
+	switch {
+	case bytes.Equal(data, []byte("true")):
+		*s = "strict"
+		return nil
+	case bytes.Equal(data, []byte("false")), bytes.Equal(data, []byte("null")):
+		*s = ""
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(data, &str); err != nil {
+		return errors.New("typedstore: sameSite must be a string or a boolean")
+	}
+	*s = SameSite(str)
+	return nil
+}
+
+// TTL returns the time to live that [Store.Set] and [Store.Touch] give v now,
+// by the rules in the package documentation. A result of zero or less means
+// the session would be deleted. It ignores [Options.DisableTTL].
+func (s *Store[T]) TTL(v T) time.Duration { return s.ttlOf(v) }
+
+func (s *Store[T]) ttlOf(v T) time.Duration {
+	if s.ttlFunc != nil {
+		return s.ttlFunc(v)
+	}
+	if exp := expiryOf(v); !exp.IsZero() {
+		return ceilMillis(time.Until(exp))
+	}
+	return s.ttl
+}
+
+// expiryOf returns the expiry of v when T or *T implements Expirer. A nil
+// pointer has no expiry.
+func expiryOf[T any](v T) time.Time {
+	if e, ok := any(v).(Expirer); ok {
+		if rv := reflect.ValueOf(e); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return time.Time{}
+		}
+		return e.Expires()
+	}
+	if e, ok := any(&v).(Expirer); ok {
+		return e.Expires()
+	}
+	return time.Time{}
+}
+
+// ceilMillis rounds d up to a whole number of milliseconds, the precision of
+// PEXPIRE, so that a session never expires before the time it was given.
+func ceilMillis(d time.Duration) time.Duration {
+	if r := d % time.Millisecond; r > 0 {
+		d += time.Millisecond - r
+	}
+	return d
+}

@@ -1,0 +1,383 @@
+// Package typedstore keeps strongly typed web sessions in Redis.
+//
+// A [Store] holds values of the caller's own session type T under keys
+// prefix+id, encoded by a pluggable [Codec] (JSON by default). It follows the
+// semantics of Node's connect-redis, the Redis store of express-session, so a
+// Go service and an Express app can share one set of sessions, and it fixes
+// what connect-redis gets wrong: the prefix is glob-escaped before it reaches
+// SCAN MATCH, a corrupt entry is reported without ending an iteration, and
+// iteration, counting and clearing visit every master of a Redis Cluster
+// without ever sending a multi-key command across hash slots.
+//
+// # Keys and ids
+//
+// The key of a session is [Options.Prefix] followed by its id, byte for byte.
+// An id may hold any bytes (NUL, newlines, glob characters, invalid UTF-8),
+// but it must not be empty and must not be longer than [MaxIDLen] bytes;
+// otherwise the call fails with an error that wraps [ErrInvalidID] and sends
+// nothing to Redis.
+//
+// # Expiry
+//
+// [Store.Set] writes a session with a time to live chosen, in this order, by:
+//
+//  1. [Options.TTLFunc], when it is set;
+//  2. the time left until the value's own expiry, when T or *T implements
+//     [Expirer] and the expiry is not the zero time (the duration is rounded
+//     up to the millisecond, so a session never leaves Redis before its cookie
+//     says);
+//  3. [Options.TTL], which defaults to 24 hours.
+//
+// A time to live of zero or less deletes the session, as connect-redis does:
+// a cookie that has already expired removes its session. [Options.DisableTTL]
+// writes sessions without expiry (and clears an expiry the key had), but a
+// time to live of zero or less still deletes. [Store.Touch] applies the same
+// rules to the key's expiry without rewriting the value.
+//
+// # Errors
+//
+// A missing or expired session is not a failure of the system: [Store.Get]
+// reports it as [ErrNotFound], never as go-redis's redis.Nil. A stored value
+// that the codec cannot decode is reported as a [*CorruptError], which wraps
+// [ErrCorrupt] and names the id; the stored bytes are left as they are. Every
+// other error comes from Redis or from the context, wrapped with %w so that
+// errors.Is finds context.Canceled, context.DeadlineExceeded or the go-redis
+// error beneath. No method panics on bad data or on a dead server.
+//
+// # Deployments
+//
+// A Store works with anything that implements redis.UniversalClient: a
+// single server or a Sentinel failover client (*redis.Client), a Redis
+// Cluster (*redis.ClusterClient) or a client-side sharded *redis.Ring. On a
+// cluster or a ring, [Store.IDs], [Store.All], [Store.Len] and [Store.Clear]
+// scan every master (or shard) in turn, and reads and deletes of several keys
+// go out as pipelines of single-key commands, which the client routes to the
+// node that owns each key.
+package typedstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix is the key prefix used when [Options.Prefix] is empty. It is
+// connect-redis's default.
+const DefaultPrefix = "sess:"
+
+// DefaultTTL is the time to live used when neither [Options.TTLFunc], the
+// value's own expiry nor [Options.TTL] gives one. It is connect-redis's
+// default of one day.
+const DefaultTTL = 24 * time.Hour
+
+// DefaultScanCount is the SCAN COUNT hint used when [Options.ScanCount] is 0.
+const DefaultScanCount = 100
+
+// MaxIDLen is the longest session id, in bytes, that a Store accepts. Ids
+// made by the usual generators are 20 to 50 bytes long; the bound keeps a
+// hostile id from turning into a key of arbitrary size.
+const MaxIDLen = 1024
+
+var (
+	// ErrNotFound occurs when a session does not exist: it was never written,
+	// it has been deleted, or it has expired.
+	ErrNotFound = errors.New("typedstore: session not found")
+
+	// ErrCorrupt occurs when a stored value cannot be decoded by the store's
+	// codec. Errors that wrap it are *CorruptError values naming the id.
+	ErrCorrupt = errors.New("typedstore: corrupt session")
+
+	// ErrInvalidID occurs when a session id is empty or longer than MaxIDLen.
+	ErrInvalidID = errors.New("typedstore: invalid session id")
+)
+
+// CorruptError reports a stored session that the codec could not decode.
+// errors.Is(err, ErrCorrupt) reports true for it. The stored bytes are left
+// untouched: the store never overwrites or deletes a value it cannot read.
+type CorruptError struct {
+	ID  string // the session id
+	Err error  // the codec's error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("typedstore: corrupt session %q: %v", e.ID, e.Err)
+}
+
+// Unwrap returns both ErrCorrupt and the codec's error.
+func (e *CorruptError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }
+
+// Options configures a [Store]. The zero value gives connect-redis's
+// defaults: prefix "sess:", a one-day TTL, SCAN COUNT 100 and JSON.
+type Options[T any] struct {
+	// Prefix is prepended to every session id to form its key. Default
+	// "sess:". Use a distinct prefix for each application that shares a Redis
+	// database: IDs, All, Len and Clear see only keys under their own prefix.
+	Prefix string
+
+	// TTL is the time to live of a session whose expiry neither TTLFunc nor
+	// the value itself (through Expirer) gives. Default 24h. It must not be
+	// negative.
+	TTL time.Duration
+
+	// TTLFunc, when set, chooses the time to live of every session written or
+	// touched, overriding the value's own expiry and TTL. A result of zero or
+	// less deletes the session.
+	TTLFunc func(v T) time.Duration
+
+	// DisableTTL writes sessions with no expiry at all; they stay until
+	// deleted. Touch does nothing. A time to live of zero or less (an expired
+	// cookie) still deletes.
+	DisableTTL bool
+
+	// DisableTouch makes Touch do nothing, so a session expires a fixed time
+	// after it was last written.
+	DisableTouch bool
+
+	// ScanCount is the COUNT hint of the SCAN commands behind IDs, All, Len
+	// and Clear, and so the size of their batches. Default 100. It must not
+	// be negative.
+	ScanCount int
+
+	// Codec encodes and decodes session values. Default JSONCodec[T], on
+	// github.com/goccy/go-json.
+	Codec Codec[T]
+}
+
+// Store keeps sessions of type T in Redis. It is safe for concurrent use by
+// multiple goroutines.
+type Store[T any] struct {
+	client  redis.UniversalClient
+	owned   bool // the store created client and closes it
+	prefix  string
+	match   string // glob-escaped prefix followed by "*", for SCAN MATCH
+	ttl     time.Duration
+	ttlFunc func(T) time.Duration
+	noTTL   bool
+	noTouch bool
+	count   int
+	codec   Codec[T]
+	// multiKey reports whether one multi-key command (MGET, UNLINK k1 k2 …)
+	// may carry keys of any slot: true for a single server, false for a
+	// cluster or a ring.
+	multiKey bool
+}
+
+// New returns a Store on client. It validates opts and fills in the
+// documented defaults; it does not contact Redis. The caller keeps ownership
+// of client: [Store.Close] does not close it.
+func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error) {
+	if client == nil {
+		return nil, errors.New("typedstore: New: nil redis client")
+	}
+	if opts.TTL < 0 {
+		return nil, fmt.Errorf("typedstore: New: negative TTL %v", opts.TTL)
+	}
+	if opts.ScanCount < 0 {
+		return nil, fmt.Errorf("typedstore: New: negative ScanCount %d", opts.ScanCount)
+	}
+	s := &Store[T]{
+		client:  client,
+		prefix:  opts.Prefix,
+		ttl:     opts.TTL,
+		ttlFunc: opts.TTLFunc,
+		noTTL:   opts.DisableTTL,
+		noTouch: opts.DisableTouch,
+		count:   opts.ScanCount,
+		codec:   opts.Codec,
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if s.ttl == 0 {
+		s.ttl = DefaultTTL
+	}
+	if s.count == 0 {
+		s.count = DefaultScanCount
+	}
+	if s.codec == nil {
+		s.codec = JSONCodec[T]{}
+	}
+	s.match = escapeGlob(s.prefix) + "*"
+	_, s.multiKey = client.(*redis.Client)
+	return s, nil
+}
+
+// Close closes the Redis client if the store created it ([Open]); a client
+// passed to [New] is left open for its owner to close. Close is safe to call
+// more than once.
+func (s *Store[T]) Close() error {
+	if !s.owned {
+		return nil
+	}
+	s.owned = false
+	return s.client.Close()
+}
+
+// Prefix returns the key prefix of the store's sessions.
+func (s *Store[T]) Prefix() string { return s.prefix }
+
+// Codec returns the store's codec.
+func (s *Store[T]) Codec() Codec[T] { return s.codec }
+
+// Get returns the session stored under id. It returns an error wrapping
+// [ErrNotFound] when there is none (never written, deleted or expired), and a
+// [*CorruptError] when the stored value cannot be decoded.
+func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
+	var v T
+	key, err := s.key(id)
+	if err != nil {
+		return v, err
+	}
+	data, err := s.client.Get(ctx, key).Bytes()
+	if err != nil {
+		if err == redis.Nil {
+			return v, ErrNotFound
+		}
+		return v, wrapErr(ctx, "get", err)
+	}
+	if err := s.codec.Decode(data, &v); err != nil {
+		var zero T
+		return zero, &CorruptError{ID: id, Err: err}
+	}
+	return v, nil
+}
+
+// Set writes v under id with the time to live chosen by the rules in the
+// package documentation, replacing any session stored there. When that time
+// to live is zero or less, Set deletes the session instead and returns nil.
+func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
+	key, err := s.key(id)
+	if err != nil {
+		return err
+	}
+	ttl := s.ttlOf(v)
+	if ttl <= 0 {
+		return wrapErr(ctx, "set: delete expired session", s.client.Del(ctx, key).Err())
+	}
+	data, err := s.codec.Encode(v)
+	if err != nil {
+		return fmt.Errorf("typedstore: set %q: encode: %w", id, err)
+	}
+	if s.noTTL {
+		ttl = 0 // SET without EX/PX also clears an expiry the key had
+	}
+	return wrapErr(ctx, "set", s.client.Set(ctx, key, data, ttl).Err())
+}
+
+// Touch resets the expiry of the session stored under id from v, by the
+// rules of [Store.Set], without rewriting its value. It never creates a
+// session: when there is none under id it returns an error wrapping
+// [ErrNotFound]. A time to live of zero or less deletes the session. Touch
+// does nothing and returns nil under [Options.DisableTouch] or
+// [Options.DisableTTL].
+func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
+	key, err := s.key(id)
+	if err != nil {
+		return err
+	}
+	if s.noTouch || s.noTTL {
+		return nil
+	}
+	ttl := s.ttlOf(v)
+	if ttl <= 0 {
+		return wrapErr(ctx, "touch: delete expired session", s.client.Del(ctx, key).Err())
+	}
+	ok, err := s.client.PExpire(ctx, key, ttl).Result()
+	if err != nil {
+		return wrapErr(ctx, "touch", err)
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Delete removes the sessions stored under ids. Ids with no session are
+// ignored. On a single server the keys go out in one UNLINK; on a cluster or
+// a ring, as a pipeline of single-key UNLINKs, so no command spans two slots.
+func (s *Store[T]) Delete(ctx context.Context, ids ...string) error {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		k, err := s.key(id)
+		if err != nil {
+			return err
+		}
+		keys[i] = k
+	}
+	return wrapErr(ctx, "delete", s.del(ctx, keys))
+}
+
+// Clear deletes every session under the store's prefix, and nothing else:
+// it scans for the prefix's keys and unlinks them in batches of at most
+// [Options.ScanCount] keys. It never runs FLUSHDB. Sessions written while
+// Clear runs may or may not survive it.
+func (s *Store[T]) Clear(ctx context.Context) error {
+	return s.scanKeys(ctx, func(ctx context.Context, keys []string) (bool, error) {
+		return true, s.del(ctx, keys)
+	})
+}
+
+// Len returns the number of sessions under the store's prefix. It walks the
+// whole key space under the prefix with SCAN (every master on a cluster), so
+// its cost grows with the number of keys; a key returned twice by SCAN is
+// counted once. Sessions written or expiring while Len runs may or may not be
+// counted.
+func (s *Store[T]) Len(ctx context.Context) (int, error) {
+	n := 0
+	err := s.scanKeys(ctx, func(_ context.Context, keys []string) (bool, error) {
+		n += len(keys)
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Client returns the Redis client the store uses.
+func (s *Store[T]) Client() redis.UniversalClient { return s.client }
+
+// key returns the Redis key of id, or an error wrapping ErrInvalidID.
+func (s *Store[T]) key(id string) (string, error) {
+	if id == "" {
+		return "", fmt.Errorf("%w: empty", ErrInvalidID)
+	}
+	if len(id) > MaxIDLen {
+		return "", fmt.Errorf("%w: %d bytes, longer than %d", ErrInvalidID, len(id), MaxIDLen)
+	}
+	return s.prefix + id, nil
+}
+
+// del deletes keys: in one UNLINK where a multi-key command is allowed, else
+// as a pipeline of single-key UNLINKs routed by the client.
+func (s *Store[T]) del(ctx context.Context, keys []string) error {
+	switch {
+	case len(keys) == 0:
+		return nil
+	case len(keys) == 1 || s.multiKey:
+		return s.client.Unlink(ctx, keys...).Err()
+	}
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Unlink(ctx, k)
+		}
+		return nil
+	})
+	return err
+}
+
+// wrapErr wraps a Redis error with the operation's name. When the context is
+// done it wraps the context's error too, whatever the client reported, so that
+// errors.Is(err, context.Canceled) holds after a cancellation.
+func wrapErr(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("typedstore: %s: %w (%w)", op, cerr, err)
+	}
+	return fmt.Errorf("typedstore: %s: %w", op, err)
+}
