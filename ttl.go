@@ -57,6 +57,18 @@ func (c Cookie) Expires() time.Time {
 	return *c.ExpiresAt
 }
 
+// SessionCookie returns c itself. Through it, a session type that embeds
+// Cookie implements [CookieCarrier], which lets code that manages cookies,
+// such as the net/http middleware in package httpsession, reach the cookie
+// inside the user's own type.
+func (c *Cookie) SessionCookie() *Cookie { return c }
+
+// CookieCarrier is implemented by a pointer to any type that embeds
+// [Cookie].
+type CookieCarrier interface {
+	SessionCookie() *Cookie
+}
+
 // SameSite is the SameSite attribute of a [Cookie], as express-session
 // stores it: "lax", "strict", "none", or "" when the attribute is not set.
 type SameSite string
