@@ -22,6 +22,7 @@ import (
 // A redis:// or rediss:// URL with one or more addr parameters is read as a
 // cluster's seed nodes (redis.ParseClusterURL); any other by redis.ParseURL.
 // Options in the query string are go-redis's (dial_timeout, pool_size, …).
+// The client honours context deadlines (go-redis's ContextTimeoutEnabled).
 // Open does not contact Redis.
 func Open[T any](rawURL string, opts Options[T]) (*Store[T], error) {
 	client, err := clientFromURL(rawURL)
@@ -52,11 +53,13 @@ func clientFromURL(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("typedstore: Open: %w", err)
 		}
+		o.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(o), nil
 	}
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("typedstore: Open: %w", err)
 	}
+	o.ContextTimeoutEnabled = true
 	return redis.NewClient(o), nil
 }

@@ -44,6 +44,15 @@
 // errors.Is finds context.Canceled, context.DeadlineExceeded or the go-redis
 // error beneath. No method panics on bad data or on a dead server.
 //
+// # Contexts
+//
+// Every method that talks to Redis takes a context first. A context that is
+// already done fails the call before anything is sent, and the error wraps
+// the context's error. How quickly a call that is under way gives up depends
+// on the client: go-redis bounds a network read or write by the context's
+// deadline only when the client's ContextTimeoutEnabled option is set (as
+// [Open] sets it); otherwise by its ReadTimeout and WriteTimeout.
+//
 // # Deployments
 //
 // A Store works with anything that implements redis.UniversalClient: a
@@ -231,6 +240,9 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return v, err
 	}
+	if err := ctx.Err(); err != nil {
+		return v, wrapErr(ctx, "get", err)
+	}
 	data, err := s.client.Get(ctx, key).Bytes()
 	if err != nil {
 		if err == redis.Nil {
@@ -252,6 +264,9 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 	key, err := s.key(id)
 	if err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return wrapErr(ctx, "set", err)
 	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
@@ -281,6 +296,9 @@ func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
 	if s.noTouch || s.noTTL {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		return wrapErr(ctx, "touch", err)
+	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
 		return wrapErr(ctx, "touch: delete expired session", s.client.Del(ctx, key).Err())
@@ -306,6 +324,9 @@ func (s *Store[T]) Delete(ctx context.Context, ids ...string) error {
 			return err
 		}
 		keys[i] = k
+	}
+	if err := ctx.Err(); err != nil {
+		return wrapErr(ctx, "delete", err)
 	}
 	return wrapErr(ctx, "delete", s.del(ctx, keys))
 }
@@ -376,7 +397,15 @@ func wrapErr(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := ctx.Err()
+	if cerr == nil {
+		// go-redis sets the connection's deadline to the context's, so an
+		// I/O timeout can surface a moment before ctx.Err() reports it.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			cerr = context.DeadlineExceeded
+		}
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("typedstore: %s: %w (%w)", op, cerr, err)
 	}
 	return fmt.Errorf("typedstore: %s: %w", op, err)

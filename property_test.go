@@ -1,0 +1,333 @@
+package typedstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"pgregory.net/rapid"
+
+	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/internal/redistest"
+)
+
+// storeMachine checks a Store against a map model under random sequences of
+// operations. Time is virtual: the model's clock moves only in Expire, which
+// fast-forwards miniredis. TTLs are whole multiples of 10 s plus 5 s and the
+// clock moves in steps of 10 s, so the few milliseconds of real time that
+// pass during a run never put a key on the edge of its expiry.
+type storeMachine struct {
+	ctx   context.Context
+	mr    *miniredis.Miniredis // nil against a real server, where time does not move
+	s     *typedstore.Store[session]
+	now   time.Duration // virtual time since the start
+	model map[string]modelEntry
+	scale time.Duration // unit of the TTLs drawn
+}
+
+type modelEntry struct {
+	v        session
+	expireAt time.Duration // virtual time at which the session expires
+}
+
+var machineIDs = []string{"a", "b", "c", "d", "e", "glob*", "nul\x00", "sp ace"}
+
+func (m *storeMachine) drawID(t *rapid.T) string {
+	return rapid.SampledFrom(machineIDs).Draw(t, "id")
+}
+
+// drawSession draws a session whose cookie expires in -5, 5, 15, … 95 units,
+// or that has no cookie expiry (and so takes the store's TTL of 45 units).
+func (m *storeMachine) drawSession(t *rapid.T) (session, time.Duration) {
+	v := session{
+		UserID: rapid.Int64().Draw(t, "user"),
+		Name:   rapid.String().Draw(t, "name"),
+	}
+	if rapid.Bool().Draw(t, "browserCookie") {
+		return v, 45 * m.scale
+	}
+	ttl := time.Duration(rapid.IntRange(-1, 9).Draw(t, "ttl")*10+5) * m.scale
+	e := expiring(v.UserID, ttl)
+	e.Name = v.Name
+	return e, ttl
+}
+
+func (m *storeMachine) live() map[string]session {
+	out := map[string]session{}
+	for id, e := range m.model {
+		if e.expireAt > m.now {
+			out[id] = e.v
+		}
+	}
+	return out
+}
+
+func (m *storeMachine) Set(t *rapid.T) {
+	id := m.drawID(t)
+	v, ttl := m.drawSession(t)
+	if err := m.s.Set(m.ctx, id, v); err != nil {
+		t.Fatalf("Set(%q): %v", id, err)
+	}
+	if ttl <= 0 {
+		delete(m.model, id)
+		return
+	}
+	m.model[id] = modelEntry{v: v, expireAt: m.now + ttl}
+}
+
+func (m *storeMachine) Get(t *rapid.T) {
+	id := m.drawID(t)
+	got, err := m.s.Get(m.ctx, id)
+	want, ok := m.live()[id]
+	switch {
+	case !ok && !errors.Is(err, typedstore.ErrNotFound):
+		t.Fatalf("Get(%q) = %+v, %v; want ErrNotFound", id, got, err)
+	case ok && err != nil:
+		t.Fatalf("Get(%q) = %v; want %+v", id, err, want)
+	case ok && !sameSession(got, want):
+		t.Fatalf("Get(%q) = %+v; want %+v", id, got, want)
+	}
+}
+
+func (m *storeMachine) Touch(t *rapid.T) {
+	id := m.drawID(t)
+	v, ttl := m.drawSession(t)
+	err := m.s.Touch(m.ctx, id, v)
+	e, ok := m.live()[id]
+	if !ok {
+		if ttl > 0 && !errors.Is(err, typedstore.ErrNotFound) {
+			t.Fatalf("Touch(%q) of a missing session = %v; want ErrNotFound", id, err)
+		}
+		if ttl <= 0 && err != nil {
+			t.Fatalf("Touch(%q) with an expired cookie = %v; want nil", id, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Touch(%q): %v", id, err)
+	}
+	if ttl <= 0 {
+		delete(m.model, id)
+		return
+	}
+	m.model[id] = modelEntry{v: e, expireAt: m.now + ttl}
+}
+
+func (m *storeMachine) Delete(t *rapid.T) {
+	ids := rapid.SliceOfNDistinct(rapid.SampledFrom(machineIDs), 0, 3, rapid.ID).Draw(t, "ids")
+	if err := m.s.Delete(m.ctx, ids...); err != nil {
+		t.Fatalf("Delete(%q): %v", ids, err)
+	}
+	for _, id := range ids {
+		delete(m.model, id)
+	}
+}
+
+func (m *storeMachine) Clear(t *rapid.T) {
+	if rapid.IntRange(0, 4).Draw(t, "clear") != 0 { // keep Clear rare
+		t.Skip("no clear this time")
+	}
+	if err := m.s.Clear(m.ctx); err != nil {
+		t.Fatalf("Clear: %v", err)
+	}
+	clear(m.model)
+}
+
+func (m *storeMachine) Expire(t *rapid.T) {
+	if m.mr == nil {
+		t.Skip("time does not move on a real server")
+	}
+	d := time.Duration(rapid.IntRange(1, 5).Draw(t, "steps")) * 10 * m.scale
+	m.mr.FastForward(d)
+	m.now += d
+}
+
+func (m *storeMachine) Check(t *rapid.T) {
+	want := m.live()
+	if n, err := m.s.Len(m.ctx); err != nil || n != len(want) {
+		t.Fatalf("Len = %d, %v; want %d", n, err, len(want))
+	}
+	seq, errf := m.s.IDs(m.ctx)
+	ids := slices.Sorted(seq)
+	if err := errf(); err != nil || !slices.Equal(ids, slices.Sorted(maps.Keys(want))) {
+		t.Fatalf("IDs = %q, %v; want %q", ids, err, slices.Sorted(maps.Keys(want)))
+	}
+	all, allErr := m.s.All(m.ctx)
+	got := map[string]session{}
+	for id, v := range all {
+		got[id] = v
+	}
+	if err := allErr(); err != nil || len(got) != len(want) {
+		t.Fatalf("All = %d sessions, %v; want %d", len(got), err, len(want))
+	}
+	for id, w := range want {
+		if !sameSession(got[id], w) {
+			t.Fatalf("All[%q] = %+v; want %+v", id, got[id], w)
+		}
+	}
+}
+
+func sameSession(a, b session) bool {
+	return a.UserID == b.UserID && a.Name == b.Name && a.Expires().Equal(b.Expires()) &&
+		reflect.DeepEqual(a.OriginalMaxAge, b.OriginalMaxAge)
+}
+
+func TestStoreMachine(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		mr := miniredis.RunT(t)
+		client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		defer client.Close()
+		s, err := typedstore.New(client, typedstore.Options[session]{
+			TTL:       45 * time.Second,
+			ScanCount: rapid.IntRange(1, 5).Draw(t, "scanCount"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Repeat(rapid.StateMachineActions(&storeMachine{
+			ctx: context.Background(), mr: mr, s: s, model: map[string]modelEntry{}, scale: time.Second,
+		}))
+	})
+}
+
+// TestStoreMachineRealRedis runs the same machine against a real
+// redis-server (TYPEDSTORE_REDIS_ADDR, or one the test starts), under a
+// prefix of its own, with TTLs in minutes and no time passing.
+func TestStoreMachineRealRedis(t *testing.T) {
+	client := redistest.Client(t)
+	rapid.Check(t, func(rt *rapid.T) {
+		s, err := typedstore.New(client, typedstore.Options[session]{
+			Prefix:    redistest.UniquePrefix(t) + "[m]*?:",
+			TTL:       45 * time.Minute,
+			ScanCount: rapid.IntRange(1, 5).Draw(rt, "scanCount"),
+		})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		ctx := context.Background()
+		defer s.Clear(ctx)
+		rt.Repeat(rapid.StateMachineActions(&storeMachine{
+			ctx: ctx, s: s, model: map[string]modelEntry{}, scale: time.Minute,
+		}))
+	})
+}
+
+// codecSample exercises the kinds of field a session type has.
+type codecSample struct {
+	typedstore.Cookie `json:"cookie"`
+	ID                int64             `json:"id"`
+	Ratio             float64           `json:"ratio"`
+	Name              string            `json:"name"`
+	Tags              []string          `json:"tags"`
+	Attrs             map[string]int    `json:"attrs"`
+	Nested            *codecSample      `json:"nested,omitempty"`
+	Flags             map[string]bool   `json:"flags,omitempty"`
+	When              time.Time         `json:"when"`
+	Raw               []byte            `json:"raw"`
+	Opt               *string           `json:"opt"`
+	Extra             map[string]string `json:"-"`
+}
+
+func drawCodecSample(t *rapid.T, depth int) codecSample {
+	v := codecSample{
+		ID:    rapid.Int64().Draw(t, "id"),
+		Ratio: rapid.Float64().Filter(func(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }).Draw(t, "ratio"),
+		Name:  rapid.String().Draw(t, "name"),
+		Tags:  rapid.SliceOf(rapid.String()).Draw(t, "tags"),
+		Attrs: rapid.MapOf(rapid.String(), rapid.Int()).Draw(t, "attrs"),
+		When:  time.Unix(rapid.Int64Range(0, 1<<34).Draw(t, "sec"), rapid.Int64Range(0, 999_999_999).Draw(t, "nsec")).UTC(),
+		Raw:   rapid.SliceOf(rapid.Byte()).Draw(t, "raw"),
+	}
+	if rapid.Bool().Draw(t, "hasCookie") {
+		exp := time.UnixMilli(rapid.Int64Range(0, 1<<42).Draw(t, "expires")).UTC()
+		age := rapid.Int64().Draw(t, "maxAge")
+		v.Cookie = typedstore.Cookie{
+			OriginalMaxAge: &age, ExpiresAt: &exp, HTTPOnly: rapid.Bool().Draw(t, "httpOnly"),
+			Secure: rapid.Bool().Draw(t, "secure"), Path: rapid.String().Draw(t, "path"),
+			SameSite: typedstore.SameSite(rapid.SampledFrom([]string{"", "lax", "strict", "none"}).Draw(t, "sameSite")),
+		}
+	}
+	if rapid.Bool().Draw(t, "hasOpt") {
+		s := rapid.String().Draw(t, "opt")
+		v.Opt = &s
+	}
+	if depth > 0 && rapid.Bool().Draw(t, "hasNested") {
+		n := drawCodecSample(t, depth-1)
+		v.Nested = &n
+	}
+	return v
+}
+
+// normalize maps the values that JSON cannot tell apart (nil and empty
+// slices and maps) to one form.
+func normalize(v *codecSample) {
+	if len(v.Tags) == 0 {
+		v.Tags = nil
+	}
+	if len(v.Attrs) == 0 {
+		v.Attrs = nil
+	}
+	if len(v.Raw) == 0 {
+		v.Raw = nil
+	}
+	if v.Nested != nil {
+		normalize(v.Nested)
+	}
+}
+
+func TestJSONCodecRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var codec typedstore.JSONCodec[codecSample]
+		in := drawCodecSample(t, 2)
+		data, err := codec.Encode(in)
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		var out codecSample
+		if err := codec.Decode(data, &out); err != nil {
+			t.Fatalf("Decode(%s): %v", data, err)
+		}
+		normalize(&in)
+		normalize(&out)
+		if !reflect.DeepEqual(in, out) {
+			t.Fatalf("Decode(Encode(x)) = %+v; want %+v (JSON %s)", out, in, data)
+		}
+	})
+}
+
+// Any bytes at all, decoded as a session, give a value or an error: never a
+// panic.
+func TestDecodeArbitraryBytesNeverPanics(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		data := rapid.OneOf(
+			rapid.SliceOf(rapid.Byte()),
+			rapid.Map(rapid.String(), func(s string) []byte { return []byte(`{"cookie":` + s + `}`) }),
+			rapid.Map(rapid.SliceOf(rapid.Byte()), func(b []byte) []byte {
+				return append([]byte(`{"cookie":{"expires":"2026-01-01T00:00:00Z","sameSite":`), b...)
+			}),
+		).Draw(t, "data")
+		var v session
+		_ = typedstore.JSONCodec[session]{}.Decode(data, &v)
+	})
+}
+
+func ExampleJSONCodec() {
+	var codec typedstore.JSONCodec[session]
+	exp := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	maxAge := int64(86400000)
+	data, _ := codec.Encode(session{
+		Cookie: typedstore.Cookie{OriginalMaxAge: &maxAge, ExpiresAt: &exp, HTTPOnly: true, Path: "/", SameSite: "lax"},
+		UserID: 7,
+	})
+	fmt.Println(string(data))
+	// Output:
+	// {"cookie":{"originalMaxAge":86400000,"expires":"2026-11-24T12:00:00Z","httpOnly":true,"path":"/","sameSite":"lax"},"userId":7}
+}
