@@ -69,7 +69,9 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 // reuse, single delivery and streaming, and fetches each SCAN batch in one
 // round trip: one MGET on a single server, a pipeline of GETs routed by slot
 // on a cluster or a ring (so no command spans two slots). A key that expires
-// between SCAN and the fetch is skipped. A value the codec cannot decode is
+// between SCAN and the fetch is skipped. An entry that is not a session (a
+// value the codec cannot decode, one larger than [Options.MaxSize], or a key
+// under the prefix that holds a hash, a list or another non-string type) is
 // not yielded: the iteration goes on with the rest, and the error function
 // reports it as a [*CorruptError] naming the id (errors.Join of all of them,
 // the first hundred listed and the rest counted). A Redis error or a done
@@ -86,22 +88,29 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 	seq := func(yield func(string, T) bool) {
 		var corrupt []error
 		ncorrupt := 0
+		report := func(err error) {
+			if ncorrupt < maxReportedCorrupt {
+				corrupt = append(corrupt, err)
+			}
+			ncorrupt++
+		}
 		err := s.scanKeys(ctx, func(ctx context.Context, keys []string) (bool, error) {
-			vals, err := s.mget(ctx, keys)
+			vals, err := s.fetch(ctx, keys)
 			if err != nil {
 				return false, err
 			}
-			for i, data := range vals {
-				if data == nil {
+			for i, val := range vals {
+				id := keys[i][len(s.prefix):]
+				if val.err != nil {
+					report(&CorruptError{ID: id, Err: val.err})
+					continue
+				}
+				if val.data == nil {
 					continue // expired or deleted since SCAN returned it
 				}
-				id := keys[i][len(s.prefix):]
-				var v T
-				if derr := s.codec.Decode(data, &v); derr != nil {
-					if ncorrupt < maxReportedCorrupt {
-						corrupt = append(corrupt, &CorruptError{ID: id, Err: derr})
-					}
-					ncorrupt++
+				v, err := s.decode(id, val.data)
+				if err != nil {
+					report(err)
 					continue
 				}
 				if !yield(id, v) {
@@ -124,17 +133,48 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 	}
 }
 
-// mget returns the values of keys, nil for a missing key, in one round trip.
-func (s *Store[T]) mget(ctx context.Context, keys []string) ([][]byte, error) {
-	out := make([][]byte, len(keys))
+// fetched is the value of one key read by fetch: data is nil for a missing
+// key, and err is set for a key that holds something other than a string.
+type fetched struct {
+	data []byte
+	err  error
+}
+
+// fetch returns the values of keys in one round trip: one MGET on a single
+// server, a pipeline of GETs on a cluster or a ring. MGET answers nil for a
+// key of another type as for a missing one, so the keys it answers nil for
+// are looked up with TYPE, in one more round trip, to tell them apart.
+func (s *Store[T]) fetch(ctx context.Context, keys []string) ([]fetched, error) {
+	out := make([]fetched, len(keys))
 	if s.multiKey {
 		vals, err := s.client.MGet(ctx, keys...).Result()
 		if err != nil {
 			return nil, wrapErr(ctx, "mget", err)
 		}
+		var missing []int
 		for i, v := range vals {
 			if str, ok := v.(string); ok {
-				out[i] = []byte(str)
+				out[i].data = []byte(str)
+			} else {
+				missing = append(missing, i)
+			}
+		}
+		if len(missing) == 0 {
+			return out, nil
+		}
+		types := make([]*redis.StatusCmd, len(missing))
+		_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j, i := range missing {
+				types[j] = p.Type(ctx, keys[i])
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, wrapErr(ctx, "type", err)
+		}
+		for j, i := range missing {
+			if t := types[j].Val(); t != "none" && t != "string" {
+				out[i].err = fmt.Errorf("WRONGTYPE key holds a %s, not a string", t)
 			}
 		}
 		return out, nil
@@ -146,17 +186,17 @@ func (s *Store[T]) mget(ctx context.Context, keys []string) ([][]byte, error) {
 		}
 		return nil
 	})
-	if err != nil && err != redis.Nil {
-		return nil, wrapErr(ctx, "get batch", err)
-	}
+	_ = err // each command carries its own error
 	for i, c := range cmds {
 		b, err := c.Bytes()
 		switch {
 		case err == redis.Nil:
+		case redis.HasErrorPrefix(err, "WRONGTYPE"):
+			out[i].err = err
 		case err != nil:
 			return nil, wrapErr(ctx, "get batch", err)
 		default:
-			out[i] = b
+			out[i].data = b
 		}
 	}
 	return out, nil

@@ -65,6 +65,7 @@
 package typedstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,6 +91,12 @@ const DefaultScanCount = 100
 // hostile id from turning into a key of arbitrary size.
 const MaxIDLen = 1024
 
+// DefaultMaxSize is the largest encoded session, in bytes, when
+// [Options.MaxSize] is 0. Sessions are usually well under 4 KiB; the bound
+// stops a runaway session (or a hostile key under the prefix) from costing a
+// request megabytes of memory and bandwidth.
+const DefaultMaxSize = 1 << 20
+
 var (
 	// ErrNotFound occurs when a session does not exist: it was never written,
 	// it has been deleted, or it has expired.
@@ -101,6 +108,11 @@ var (
 
 	// ErrInvalidID occurs when a session id is empty or longer than MaxIDLen.
 	ErrInvalidID = errors.New("typedstore: invalid session id")
+
+	// ErrTooLarge occurs when an encoded session is larger than
+	// Options.MaxSize: on a write, nothing is written; on a read, it is
+	// wrapped in a *CorruptError.
+	ErrTooLarge = errors.New("typedstore: session too large")
 )
 
 // CorruptError reports a stored session that the codec could not decode.
@@ -153,21 +165,35 @@ type Options[T any] struct {
 	// Codec encodes and decodes session values. Default JSONCodec[T], on
 	// github.com/goccy/go-json.
 	Codec Codec[T]
+
+	// MaxSize is the largest encoded session, in bytes, that the store
+	// writes or reads. Default DefaultMaxSize (1 MiB). A larger value fails
+	// to be written with an error wrapping ErrTooLarge; a larger stored value
+	// is reported as a *CorruptError wrapping ErrTooLarge, and left as it is.
+	// It must not be negative.
+	MaxSize int
+
+	// UpdateAttempts is how many times Update reads, applies its function
+	// and tries to write before it gives up with ErrConflict. Default
+	// DefaultUpdateAttempts (10). It must not be negative.
+	UpdateAttempts int
 }
 
 // Store keeps sessions of type T in Redis. It is safe for concurrent use by
 // multiple goroutines.
 type Store[T any] struct {
-	client  redis.UniversalClient
-	owned   bool // the store created client and closes it
-	prefix  string
-	match   string // glob-escaped prefix followed by "*", for SCAN MATCH
-	ttl     time.Duration
-	ttlFunc func(T) time.Duration
-	noTTL   bool
-	noTouch bool
-	count   int
-	codec   Codec[T]
+	client   redis.UniversalClient
+	owned    bool // the store created client and closes it
+	prefix   string
+	match    string // glob-escaped prefix followed by "*", for SCAN MATCH
+	ttl      time.Duration
+	ttlFunc  func(T) time.Duration
+	noTTL    bool
+	noTouch  bool
+	count    int
+	codec    Codec[T]
+	maxSize  int
+	attempts int
 	// multiKey reports whether one multi-key command (MGET, UNLINK k1 k2 …)
 	// may carry keys of any slot: true for a single server, false for a
 	// cluster or a ring.
@@ -187,15 +213,23 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 	if opts.ScanCount < 0 {
 		return nil, fmt.Errorf("typedstore: New: negative ScanCount %d", opts.ScanCount)
 	}
+	if opts.MaxSize < 0 {
+		return nil, fmt.Errorf("typedstore: New: negative MaxSize %d", opts.MaxSize)
+	}
+	if opts.UpdateAttempts < 0 {
+		return nil, fmt.Errorf("typedstore: New: negative UpdateAttempts %d", opts.UpdateAttempts)
+	}
 	s := &Store[T]{
-		client:  client,
-		prefix:  opts.Prefix,
-		ttl:     opts.TTL,
-		ttlFunc: opts.TTLFunc,
-		noTTL:   opts.DisableTTL,
-		noTouch: opts.DisableTouch,
-		count:   opts.ScanCount,
-		codec:   opts.Codec,
+		client:   client,
+		prefix:   opts.Prefix,
+		ttl:      opts.TTL,
+		ttlFunc:  opts.TTLFunc,
+		noTTL:    opts.DisableTTL,
+		noTouch:  opts.DisableTouch,
+		count:    opts.ScanCount,
+		codec:    opts.Codec,
+		maxSize:  cmp.Or(opts.MaxSize, DefaultMaxSize),
+		attempts: cmp.Or(opts.UpdateAttempts, DefaultUpdateAttempts),
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -245,16 +279,47 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	}
 	data, err := s.client.Get(ctx, key).Bytes()
 	if err != nil {
-		if err == redis.Nil {
-			return v, ErrNotFound
-		}
-		return v, wrapErr(ctx, "get", err)
+		return v, s.getErr(ctx, "get", id, err)
+	}
+	return s.decode(id, data)
+}
+
+// getErr turns the error of a GET of id into the store's: ErrNotFound for a
+// missing key, a *CorruptError for a key of another type, and a wrapped
+// error otherwise.
+func (s *Store[T]) getErr(ctx context.Context, op, id string, err error) error {
+	switch {
+	case err == redis.Nil:
+		return ErrNotFound
+	case redis.HasErrorPrefix(err, "WRONGTYPE"):
+		return &CorruptError{ID: id, Err: err}
+	}
+	return wrapErr(ctx, op, err)
+}
+
+// decode decodes the stored value of id, or returns a *CorruptError.
+func (s *Store[T]) decode(id string, data []byte) (T, error) {
+	var v T
+	if len(data) > s.maxSize {
+		return v, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.maxSize)}
 	}
 	if err := s.codec.Decode(data, &v); err != nil {
 		var zero T
 		return zero, &CorruptError{ID: id, Err: err}
 	}
 	return v, nil
+}
+
+// encode encodes v for id, within MaxSize.
+func (s *Store[T]) encode(id string, v T) ([]byte, error) {
+	data, err := s.codec.Encode(v)
+	if err != nil {
+		return nil, fmt.Errorf("typedstore: encode session %q: %w", id, err)
+	}
+	if len(data) > s.maxSize {
+		return nil, fmt.Errorf("%w: session %q encodes to %d bytes, more than MaxSize %d", ErrTooLarge, id, len(data), s.maxSize)
+	}
+	return data, nil
 }
 
 // Set writes v under id with the time to live chosen by the rules in the
@@ -272,9 +337,9 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 	if ttl <= 0 {
 		return wrapErr(ctx, "set: delete expired session", s.client.Del(ctx, key).Err())
 	}
-	data, err := s.codec.Encode(v)
+	data, err := s.encode(id, v)
 	if err != nil {
-		return fmt.Errorf("typedstore: set %q: encode: %w", id, err)
+		return err
 	}
 	if s.noTTL {
 		ttl = 0 // SET without EX/PX also clears an expiry the key had

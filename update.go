@@ -1,0 +1,171 @@
+package typedstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	// ErrExists occurs when [Store.Create] finds its id already in use.
+	ErrExists = errors.New("typedstore: session id already in use")
+
+	// ErrConflict occurs when [Store.Update] finds the session changed by
+	// someone else on every one of its attempts. Nothing was written.
+	ErrConflict = errors.New("typedstore: session changed concurrently")
+)
+
+// DefaultUpdateAttempts is the number of attempts [Store.Update] makes when
+// [Options.UpdateAttempts] is 0.
+const DefaultUpdateAttempts = 10
+
+// casScript replaces a key's value only if it still holds the value that was
+// read: a compare-and-set on one key, so one slot, which works the same on a
+// single server and on a cluster. ARGV: the value read, the new value, and
+// the time to live in milliseconds (0: no expiry; -1: delete the key).
+var casScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+	return 0
+end
+local ttl = tonumber(ARGV[3])
+if ttl < 0 then
+	redis.call('DEL', KEYS[1])
+elseif ttl == 0 then
+	redis.call('SET', KEYS[1], ARGV[2])
+else
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+end
+return 1
+`)
+
+// Update applies fn to the session stored under id and writes the result
+// back, atomically: if another client changes the session between the read
+// and the write, the write does not happen and Update starts again with the
+// new value, up to [Options.UpdateAttempts] times, with a short random
+// pause between attempts. Two concurrent Updates of one session therefore
+// never lose each other's changes, as a Get followed by a Set can.
+//
+// fn receives a freshly decoded value on each attempt and must not have side
+// effects beyond it, since it may run more than once. If fn returns an error,
+// Update writes nothing and returns that error. The time to live of the
+// result follows the rules of [Store.Set]; one of zero or less deletes the
+// session.
+//
+// Update never creates a session: it returns an error wrapping [ErrNotFound]
+// when there is none (or it is deleted while Update runs), a [*CorruptError]
+// when the stored value cannot be decoded (and leaves it as it is), and an
+// error wrapping [ErrConflict] when every attempt met a concurrent change.
+// The write is a Lua compare-and-set on the one key (EVALSHA), so it works on
+// a cluster; each attempt costs two round trips.
+func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) error {
+	key, err := s.key(id)
+	if err != nil {
+		return err
+	}
+	for attempt := range s.attempts {
+		if attempt > 0 {
+			if err := pause(ctx, attempt); err != nil {
+				return wrapErr(ctx, "update", err)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return wrapErr(ctx, "update", err)
+		}
+		old, err := s.client.Get(ctx, key).Bytes()
+		if err != nil {
+			return s.getErr(ctx, "update", id, err)
+		}
+		v, err := s.decode(id, old)
+		if err != nil {
+			return err
+		}
+		if err := fn(&v); err != nil {
+			return err
+		}
+		ttl := s.ttlOf(v)
+		var data []byte
+		var ttlArg int64 = -1
+		if ttl > 0 {
+			if data, err = s.encode(id, v); err != nil {
+				return err
+			}
+			ttlArg = max(ttl.Milliseconds(), 1)
+			if s.noTTL {
+				ttlArg = 0
+			}
+		}
+		n, err := casScript.Run(ctx, s.client, []string{key}, old, data, strconv.FormatInt(ttlArg, 10)).Int()
+		if err != nil {
+			return wrapErr(ctx, "update", err)
+		}
+		if n == 1 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q, after %d attempts", ErrConflict, id, s.attempts)
+}
+
+// pause sleeps before retry number attempt: a random time up to a bound
+// that doubles with each attempt, from 1 ms to at most 64 ms.
+func pause(ctx context.Context, attempt int) error {
+	bound := time.Millisecond << min(attempt-1, 6)
+	t := time.NewTimer(rand.N(bound) + 1)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Create writes v under id only if no session is stored there (SET NX), and
+// returns an error wrapping [ErrExists] otherwise. Use it to store a new
+// session under a freshly generated id: it can never overwrite another
+// session. A time to live of zero or less writes nothing and returns nil.
+func (s *Store[T]) Create(ctx context.Context, id string, v T) error {
+	return s.setMode(ctx, "create", "NX", id, v, ErrExists)
+}
+
+// Replace writes v under id only if a session is stored there (SET XX), and
+// returns an error wrapping [ErrNotFound] otherwise. Use it to save a session
+// that was loaded earlier: a session deleted (at logout, say) or expired in
+// the meantime stays deleted, instead of coming back to life. A time to live
+// of zero or less deletes the session.
+func (s *Store[T]) Replace(ctx context.Context, id string, v T) error {
+	return s.setMode(ctx, "replace", "XX", id, v, ErrNotFound)
+}
+
+func (s *Store[T]) setMode(ctx context.Context, op, mode, id string, v T, notSet error) error {
+	key, err := s.key(id)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return wrapErr(ctx, op, err)
+	}
+	ttl := s.ttlOf(v)
+	if ttl <= 0 {
+		if mode == "NX" {
+			return nil
+		}
+		return wrapErr(ctx, op+": delete expired session", s.client.Del(ctx, key).Err())
+	}
+	data, err := s.encode(id, v)
+	if err != nil {
+		return err
+	}
+	if s.noTTL {
+		ttl = 0
+	}
+	err = s.client.SetArgs(ctx, key, data, redis.SetArgs{Mode: mode, TTL: ttl}).Err()
+	if err == redis.Nil {
+		return fmt.Errorf("%w (%s %q)", notSet, op, id)
+	}
+	return wrapErr(ctx, op, err)
+}
