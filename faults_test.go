@@ -336,3 +336,42 @@ func TestHostileValues(t *testing.T) {
 		t.Errorf("Get of an unrelated struct's JSON = %+v, %v; want a zero session", got, err)
 	}
 }
+
+// The prefix escaping against a real server's glob: hostile prefixes next to
+// look-alike keys of other apps; only the store's own keys are read or
+// deleted.
+func TestHostilePrefixesOnRedis(t *testing.T) {
+	ctx := context.Background()
+	client := redistest.Client(t)
+	base := redistest.UniquePrefix(t)
+	for _, suffix := range []string{"app[1]:", "a*:", "a?:", `a\:`, "[^x]-:", "\x00\n:"} {
+		prefix := base + suffix
+		s, err := typedstore.New(client, typedstore.Options[session]{Prefix: prefix, ScanCount: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var others []string
+		for _, other := range []string{"app1:x", "appa:x", "a:x", "ab:x", `a\x`, "q-:x", "x:x", "a\x00\n:"} {
+			if k := base + other; !strings.HasPrefix(k, prefix) {
+				others = append(others, k)
+				client.Set(ctx, k, "other app", time.Minute)
+			}
+		}
+		for _, id := range []string{"one", "two", "*", "[x]"} {
+			if err := s.Set(ctx, id, session{Name: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids, err := collectIDs(t, s)
+		if err != nil || strings.Join(ids, ",") != "*,[x],one,two" {
+			t.Errorf("prefix %q: IDs = %q, %v; want [* [x] one two]", suffix, ids, err)
+		}
+		if err := s.Clear(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := client.Exists(ctx, others...).Result(); n != int64(len(others)) {
+			t.Errorf("prefix %q: Clear deleted %d keys of other apps", suffix, int64(len(others))-n)
+		}
+		client.Del(ctx, others...)
+	}
+}
