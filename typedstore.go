@@ -69,6 +69,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -177,6 +179,29 @@ type Options[T any] struct {
 	// and tries to write before it gives up with ErrConflict. Default
 	// DefaultUpdateAttempts (10). It must not be negative.
 	UpdateAttempts int
+
+	// TouchSlack lets Touch skip the write while a session has most of its
+	// lifetime left: Touch extends the expiry only when the time the session
+	// has left is more than TouchSlack short of the new time to live. With a
+	// TTL of 24h and a TouchSlack of 1h, a session is extended at most about
+	// once an hour however often it is touched. The check and the write are
+	// one Lua script (one round trip, as without it); a skipped touch writes
+	// nothing, so it neither replicates nor invalidates client-side caches.
+	// Default 0: every Touch writes, as in connect-redis. It must not be
+	// negative.
+	TouchSlack time.Duration
+
+	// AutoPipeline sends the single-key commands of Get, GetAndExtend, Set,
+	// Create, Replace, Touch and Delete of one id through go-redis's
+	// automatic pipelining (the blocking AutoPipeline of the client), which
+	// batches the commands of concurrent callers into shared pipelines:
+	// under many concurrent requests, far fewer round trips and system calls
+	// for the same work. Each call still returns when its own command has run,
+	// in order with the caller's earlier calls, and honours its context. It
+	// applies to a *redis.Client or *redis.ClusterClient; on other clients it
+	// has no effect. The autopipeliner belongs to the client, which closes
+	// it. Default false.
+	AutoPipeline bool
 }
 
 // Store keeps sessions of type T in Redis. It is safe for concurrent use by
@@ -194,6 +219,12 @@ type Store[T any] struct {
 	codec    Codec[T]
 	maxSize  int
 	attempts int
+	slack    time.Duration
+	// ap, when set, carries the single-key commands (see Options.AutoPipeline).
+	ap *redis.AutoPipeliner
+	// noGetEx is set once the server has answered that it has no GETEX
+	// (Redis before 6.2); GetAndExtend then sends GET and PEXPIRE.
+	noGetEx atomic.Bool
 	// multiKey reports whether one multi-key command (MGET, UNLINK k1 k2 …)
 	// may carry keys of any slot: true for a single server, false for a
 	// cluster or a ring.
@@ -219,6 +250,9 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 	if opts.UpdateAttempts < 0 {
 		return nil, fmt.Errorf("typedstore: New: negative UpdateAttempts %d", opts.UpdateAttempts)
 	}
+	if opts.TouchSlack < 0 {
+		return nil, fmt.Errorf("typedstore: New: negative TouchSlack %v", opts.TouchSlack)
+	}
 	s := &Store[T]{
 		client:   client,
 		prefix:   opts.Prefix,
@@ -230,6 +264,21 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		codec:    opts.Codec,
 		maxSize:  cmp.Or(opts.MaxSize, DefaultMaxSize),
 		attempts: cmp.Or(opts.UpdateAttempts, DefaultUpdateAttempts),
+		slack:    opts.TouchSlack,
+	}
+	if opts.AutoPipeline {
+		var ap *redis.AutoPipeliner
+		var err error
+		switch c := client.(type) {
+		case *redis.Client:
+			ap, err = c.AsyncAutoPipeline()
+		case *redis.ClusterClient:
+			ap, err = c.AsyncAutoPipeline()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("typedstore: New: AutoPipeline: %w", err)
+		}
+		s.ap = ap
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -277,11 +326,62 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	if err := ctx.Err(); err != nil {
 		return v, wrapErr(ctx, "get", err)
 	}
-	data, err := s.client.Get(ctx, key).Bytes()
+	data, err := s.get(ctx, key)
 	if err != nil {
 		return v, s.getErr(ctx, "get", id, err)
 	}
 	return s.decode(id, data)
+}
+
+// GetAndExtend returns the session stored under id, as [Store.Get] does, and
+// in the same command sets its time to live to ttl: one GETEX … PX, where a
+// Get followed by a Touch costs two round trips. It suits a request that
+// reads a session and keeps it alive, such as any request on a rolling
+// session. On a server older than Redis 6.2, which has no GETEX, it sends GET
+// and PEXPIRE in one pipeline instead. With ttl ≤ 0, or under
+// [Options.DisableTTL] or [Options.DisableTouch], it is a plain Get.
+func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duration) (T, error) {
+	if ttl <= 0 || s.noTTL || s.noTouch {
+		return s.Get(ctx, id)
+	}
+	var v T
+	key, err := s.key(id)
+	if err != nil {
+		return v, err
+	}
+	if err := ctx.Err(); err != nil {
+		return v, wrapErr(ctx, "get and extend", err)
+	}
+	ttl = ceilMillis(ttl)
+	var data []byte
+	if !s.noGetEx.Load() {
+		data, err = s.bytes(ctx, "getex", key, "px", ttl.Milliseconds())
+		if err != nil && isUnknownCommand(err) {
+			s.noGetEx.Store(true)
+		}
+	}
+	if s.noGetEx.Load() {
+		var get *redis.StringCmd
+		_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			get = p.Get(ctx, key)
+			p.PExpire(ctx, key, ttl)
+			return nil
+		})
+		if err == nil || err == redis.Nil {
+			data, err = get.Bytes()
+		}
+	}
+	if err != nil {
+		return v, s.getErr(ctx, "get and extend", id, err)
+	}
+	return s.decode(id, data)
+}
+
+// isUnknownCommand reports whether err is a server's answer that it does not
+// know the command.
+func isUnknownCommand(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.Contains(strings.ToLower(rerr.Error()), "unknown command")
 }
 
 // getErr turns the error of a GET of id into the store's: ErrNotFound for a
@@ -335,7 +435,7 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
-		return wrapErr(ctx, "set: delete expired session", s.client.Del(ctx, key).Err())
+		return wrapErr(ctx, "set: delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
 	}
 	data, err := s.encode(id, v)
 	if err != nil {
@@ -344,7 +444,7 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 	if s.noTTL {
 		ttl = 0 // SET without EX/PX also clears an expiry the key had
 	}
-	return wrapErr(ctx, "set", s.client.Set(ctx, key, data, ttl).Err())
+	return wrapErr(ctx, "set", s.set(ctx, key, data, ttl, ""))
 }
 
 // Touch resets the expiry of the session stored under id from v, by the
@@ -366,17 +466,42 @@ func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
 	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
-		return wrapErr(ctx, "touch: delete expired session", s.client.Del(ctx, key).Err())
+		return wrapErr(ctx, "touch: delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
 	}
-	ok, err := s.client.PExpire(ctx, key, ttl).Result()
-	if err != nil {
+	if s.slack > 0 {
+		n, err := touchScript.Run(ctx, s.client, []string{key}, ttl.Milliseconds(), s.slack.Milliseconds()).Int()
+		if err != nil {
+			return wrapErr(ctx, "touch", err)
+		}
+		if n < 0 {
+			return ErrNotFound
+		}
+		return nil
+	}
+	cmd := redis.NewBoolCmd(ctx, "pexpire", key, ttl.Milliseconds())
+	if err := s.do(ctx, cmd); err != nil {
 		return wrapErr(ctx, "touch", err)
 	}
-	if !ok {
+	if !cmd.Val() {
 		return ErrNotFound
 	}
 	return nil
 }
+
+// touchScript extends a key's expiry to ARGV[1] milliseconds unless it has
+// more than ARGV[1] - ARGV[2] milliseconds left. It returns -1 for a missing
+// key, 0 when it left the expiry alone and 1 when it extended it.
+var touchScript = redis.NewScript(`
+local left = redis.call('PTTL', KEYS[1])
+if left == -2 then
+	return -1
+end
+if left >= 0 and left + tonumber(ARGV[2]) >= tonumber(ARGV[1]) then
+	return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
 
 // Delete removes the sessions stored under ids. Ids with no session are
 // ignored. On a single server the keys go out in one UNLINK; on a cluster or
@@ -443,7 +568,9 @@ func (s *Store[T]) del(ctx context.Context, keys []string) error {
 	switch {
 	case len(keys) == 0:
 		return nil
-	case len(keys) == 1 || s.multiKey:
+	case len(keys) == 1:
+		return s.do(ctx, redis.NewIntCmd(ctx, "unlink", keys[0]))
+	case s.multiKey:
 		return s.client.Unlink(ctx, keys...).Err()
 	}
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -453,6 +580,44 @@ func (s *Store[T]) del(ctx context.Context, keys []string) error {
 		return nil
 	})
 	return err
+}
+
+// do runs one single-key command: through the autopipeliner when there is
+// one, waiting for its result no longer than ctx allows (the autopipeliner
+// runs commands on a context of its own), or on the client.
+func (s *Store[T]) do(ctx context.Context, cmd redis.Cmder) error {
+	if s.ap == nil {
+		return s.client.Process(ctx, cmd)
+	}
+	return s.ap.Submit(ctx, cmd).WaitContext(ctx)
+}
+
+// get returns the value of key; redis.Nil when there is none.
+func (s *Store[T]) get(ctx context.Context, key string) ([]byte, error) {
+	return s.bytes(ctx, "get", key)
+}
+
+// bytes runs a command whose reply is a bulk string.
+func (s *Store[T]) bytes(ctx context.Context, args ...any) ([]byte, error) {
+	cmd := redis.NewStringCmd(ctx, args...)
+	if err := s.do(ctx, cmd); err != nil {
+		return nil, err
+	}
+	return cmd.Bytes()
+}
+
+// set writes key with a time to live (none when ttl is 0) and an optional
+// condition, "NX" or "XX"; redis.Nil when the condition did not hold.
+func (s *Store[T]) set(ctx context.Context, key string, data []byte, ttl time.Duration, cond string) error {
+	args := make([]any, 3, 6)
+	args[0], args[1], args[2] = "set", key, data
+	if ttl > 0 {
+		args = append(args, "px", ttl.Milliseconds())
+	}
+	if cond != "" {
+		args = append(args, cond)
+	}
+	return s.do(ctx, redis.NewStatusCmd(ctx, args...))
 }
 
 // wrapErr wraps a Redis error with the operation's name. When the context is

@@ -76,7 +76,7 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		if err := ctx.Err(); err != nil {
 			return wrapErr(ctx, "update", err)
 		}
-		old, err := s.client.Get(ctx, key).Bytes()
+		old, err := s.get(ctx, key)
 		if err != nil {
 			return s.getErr(ctx, "update", id, err)
 		}
@@ -154,7 +154,7 @@ func (s *Store[T]) setMode(ctx context.Context, op, mode, id string, v T, notSet
 		if mode == "NX" {
 			return nil
 		}
-		return wrapErr(ctx, op+": delete expired session", s.client.Del(ctx, key).Err())
+		return wrapErr(ctx, op+": delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
 	}
 	data, err := s.encode(id, v)
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Store[T]) setMode(ctx context.Context, op, mode, id string, v T, notSet
 	if s.noTTL {
 		ttl = 0
 	}
-	err = s.client.SetArgs(ctx, key, data, redis.SetArgs{Mode: mode, TTL: ttl}).Err()
+	err = s.set(ctx, key, data, ttl, mode)
 	if err == redis.Nil {
 		return fmt.Errorf("%w (%s %q)", notSet, op, id)
 	}
