@@ -34,7 +34,7 @@ func Open[T any](rawURL string, opts Options[T]) (*Store[T], error) {
 		client.Close()
 		return nil, err
 	}
-	s.owned = true
+	s.owned.Store(true)
 	return s, nil
 }
 

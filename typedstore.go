@@ -193,14 +193,15 @@ type Options[T any] struct {
 
 	// AutoPipeline sends the single-key commands of Get, GetAndExtend, Set,
 	// Create, Replace, Touch and Delete of one id through go-redis's
-	// automatic pipelining (the blocking AutoPipeline of the client), which
-	// batches the commands of concurrent callers into shared pipelines:
-	// under many concurrent requests, far fewer round trips and system calls
-	// for the same work. Each call still returns when its own command has run,
-	// in order with the caller's earlier calls, and honours its context. It
-	// applies to a *redis.Client or *redis.ClusterClient; on other clients it
-	// has no effect. The autopipeliner belongs to the client, which closes
-	// it. Default false.
+	// automatic pipelining (the client's AsyncAutoPipeline, which go-redis
+	// shares among all its users), which batches the commands of concurrent
+	// callers into shared pipelines: under many concurrent requests, far
+	// fewer round trips and system calls for the same work. Each call still
+	// waits for its own command, in order with the caller's earlier calls,
+	// and no longer than its context allows; a command whose caller stopped
+	// waiting may still run. It applies to a *redis.Client or
+	// *redis.ClusterClient and has no effect on other clients. The
+	// autopipeliner belongs to the client, which closes it. Default false.
 	AutoPipeline bool
 }
 
@@ -208,7 +209,7 @@ type Options[T any] struct {
 // multiple goroutines.
 type Store[T any] struct {
 	client   redis.UniversalClient
-	owned    bool // the store created client and closes it
+	owned    atomic.Bool // the store created client and has not closed it yet
 	prefix   string
 	match    string // glob-escaped prefix followed by "*", for SCAN MATCH
 	ttl      time.Duration
@@ -255,12 +256,12 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 	}
 	s := &Store[T]{
 		client:   client,
-		prefix:   opts.Prefix,
-		ttl:      opts.TTL,
+		prefix:   cmp.Or(opts.Prefix, DefaultPrefix),
+		ttl:      cmp.Or(opts.TTL, DefaultTTL),
 		ttlFunc:  opts.TTLFunc,
 		noTTL:    opts.DisableTTL,
 		noTouch:  opts.DisableTouch,
-		count:    opts.ScanCount,
+		count:    cmp.Or(opts.ScanCount, DefaultScanCount),
 		codec:    opts.Codec,
 		maxSize:  cmp.Or(opts.MaxSize, DefaultMaxSize),
 		attempts: cmp.Or(opts.UpdateAttempts, DefaultUpdateAttempts),
@@ -280,15 +281,6 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		}
 		s.ap = ap
 	}
-	if s.prefix == "" {
-		s.prefix = DefaultPrefix
-	}
-	if s.ttl == 0 {
-		s.ttl = DefaultTTL
-	}
-	if s.count == 0 {
-		s.count = DefaultScanCount
-	}
 	if s.codec == nil {
 		s.codec = JSONCodec[T]{}
 	}
@@ -301,10 +293,9 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 // passed to [New] is left open for its owner to close. Close is safe to call
 // more than once.
 func (s *Store[T]) Close() error {
-	if !s.owned {
+	if !s.owned.Swap(false) {
 		return nil
 	}
-	s.owned = false
 	return s.client.Close()
 }
 
