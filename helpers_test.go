@@ -76,8 +76,9 @@ func collectAll[T any](t *testing.T, s *typedstore.Store[T]) (map[string]T, erro
 // commandLog is a go-redis hook that records the names of the commands a
 // client sends.
 type commandLog struct {
-	mu    sync.Mutex
-	names []string
+	mu         sync.Mutex
+	names      []string
+	roundTrips int // single commands and pipelines sent
 }
 
 func (l *commandLog) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -86,6 +87,7 @@ func (l *commandLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		l.mu.Lock()
 		l.names = append(l.names, cmd.Name())
+		l.roundTrips++
 		l.mu.Unlock()
 		return next(ctx, cmd)
 	}
@@ -97,6 +99,7 @@ func (l *commandLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 		for _, c := range cmds {
 			l.names = append(l.names, c.Name())
 		}
+		l.roundTrips++
 		l.mu.Unlock()
 		return next(ctx, cmds)
 	}
@@ -189,5 +192,18 @@ func (h *commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 
 func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if cmd.Name() == h.name && h.before != nil {
+				h.before(cmd)
+			}
+		}
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			if cmd.Name() == h.name && h.after != nil {
+				h.after(cmd)
+			}
+		}
+		return err
+	}
 }

@@ -42,7 +42,7 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 		lastErr error
 	)
 	seq := func(yield func(string) bool) {
-		err := s.scanKeys(ctx, func(_ context.Context, keys []string) (bool, error) {
+		err := s.scanKeys(ctx, false, func(_ context.Context, keys []string, _ []fetched) (bool, error) {
 			for _, k := range keys {
 				if !yield(k[len(s.prefix):]) {
 					return false, nil
@@ -94,11 +94,7 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 			}
 			ncorrupt++
 		}
-		err := s.scanKeys(ctx, func(ctx context.Context, keys []string) (bool, error) {
-			vals, err := s.fetch(ctx, keys)
-			if err != nil {
-				return false, err
-			}
+		err := s.scanKeys(ctx, true, func(_ context.Context, keys []string, vals []fetched) (bool, error) {
 			for i, val := range vals {
 				id := keys[i][len(s.prefix):]
 				if val.err != nil {
@@ -145,40 +141,14 @@ type fetched struct {
 // key of another type as for a missing one, so the keys it answers nil for
 // are looked up with TYPE, in one more round trip, to tell them apart.
 func (s *Store[T]) fetch(ctx context.Context, keys []string) ([]fetched, error) {
-	out := make([]fetched, len(keys))
 	if s.multiKey {
 		vals, err := s.client.MGet(ctx, keys...).Result()
 		if err != nil {
 			return nil, wrapErr(ctx, "mget", err)
 		}
-		var missing []int
-		for i, v := range vals {
-			if str, ok := v.(string); ok {
-				out[i].data = []byte(str)
-			} else {
-				missing = append(missing, i)
-			}
-		}
-		if len(missing) == 0 {
-			return out, nil
-		}
-		types := make([]*redis.StatusCmd, len(missing))
-		_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for j, i := range missing {
-				types[j] = p.Type(ctx, keys[i])
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, wrapErr(ctx, "type", err)
-		}
-		for j, i := range missing {
-			if t := types[j].Val(); t != "none" && t != "string" {
-				out[i].err = fmt.Errorf("WRONGTYPE key holds a %s, not a string", t)
-			}
-		}
-		return out, nil
+		return s.fromMGet(ctx, keys, vals)
 	}
+	out := make([]fetched, len(keys))
 	cmds := make([]*redis.StringCmd, len(keys))
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
@@ -202,11 +172,68 @@ func (s *Store[T]) fetch(ctx context.Context, keys []string) ([]fetched, error) 
 	return out, nil
 }
 
+// fromMGet turns the reply of an MGET of keys into values. MGET answers nil
+// for a key of another type as for a missing one, so the keys it answers nil
+// for are looked up with TYPE, in one more round trip, to tell them apart.
+func (s *Store[T]) fromMGet(ctx context.Context, keys []string, vals []any) ([]fetched, error) {
+	out := make([]fetched, len(keys))
+	var missing []int
+	for i, v := range vals {
+		if str, ok := v.(string); ok {
+			out[i].data = []byte(str)
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	types := make([]*redis.StatusCmd, len(missing))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for j, i := range missing {
+			types[j] = p.Type(ctx, keys[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapErr(ctx, "type", err)
+	}
+	for j, i := range missing {
+		if t := types[j].Val(); t != "none" && t != "string" {
+			out[i].err = fmt.Errorf("WRONGTYPE key holds a %s, not a string", t)
+		}
+	}
+	return out, nil
+}
+
+// fetchAndScan fetches the values of keys with MGET and runs the next SCAN
+// in the same pipeline, so that on a single server each batch of All costs
+// one round trip, not two.
+func (s *Store[T]) fetchAndScan(ctx context.Context, node redis.Cmdable, keys []string, cursor uint64) ([]fetched, []string, uint64, error) {
+	var mget *redis.SliceCmd
+	var scan *redis.ScanCmd
+	_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+		mget = p.MGet(ctx, keys...)
+		scan = p.Scan(ctx, cursor, s.match, int64(s.count))
+		return nil
+	})
+	if err != nil {
+		return nil, nil, 0, wrapErr(ctx, "mget and scan", err)
+	}
+	vals, err := s.fromMGet(ctx, keys, mget.Val())
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	next, cur := scan.Val()
+	return vals, next, cur, nil
+}
+
 // scanKeys runs SCAN MATCH over the store's prefix on every node that holds
 // a part of the key space, and calls fn with each batch of keys, less those
-// already passed in an earlier batch. It stops when fn returns false or an
-// error, when a Redis call fails, or when ctx is done.
-func (s *Store[T]) scanKeys(ctx context.Context, fn func(context.Context, []string) (bool, error)) error {
+// already passed in an earlier batch, and, when withValues is set, their
+// values. It stops when fn returns false or an error, when a Redis call
+// fails, or when ctx is done. fn must not keep keys after it returns.
+func (s *Store[T]) scanKeys(ctx context.Context, withValues bool, fn func(context.Context, []string, []fetched) (bool, error)) error {
 	nodes, err := s.nodes(ctx)
 	if err != nil {
 		return err
@@ -214,15 +241,14 @@ func (s *Store[T]) scanKeys(ctx context.Context, fn func(context.Context, []stri
 	seen := newKeySet()
 	var batch []string
 	for _, node := range nodes {
-		var cursor uint64
+		if err := ctx.Err(); err != nil {
+			return wrapErr(ctx, "scan", err)
+		}
+		keys, cursor, err := node.Scan(ctx, 0, s.match, int64(s.count)).Result()
+		if err != nil {
+			return wrapErr(ctx, "scan", err)
+		}
 		for {
-			if err := ctx.Err(); err != nil {
-				return wrapErr(ctx, "scan", err)
-			}
-			keys, next, err := node.Scan(ctx, cursor, s.match, int64(s.count)).Result()
-			if err != nil {
-				return wrapErr(ctx, "scan", err)
-			}
 			batch = batch[:0]
 			for _, k := range keys {
 				// SCAN MATCH already filters; the check guards against a
@@ -231,19 +257,36 @@ func (s *Store[T]) scanKeys(ctx context.Context, fn func(context.Context, []stri
 					batch = append(batch, k)
 				}
 			}
+			scanned := false // whether keys and cursor already hold the next batch
 			if len(batch) > 0 {
-				more, err := fn(ctx, batch)
-				if err != nil {
-					return wrapErr(ctx, "scan", err)
+				var vals []fetched
+				if withValues {
+					if s.multiKey && cursor != 0 {
+						vals, keys, cursor, err = s.fetchAndScan(ctx, node, batch, cursor)
+						scanned = true
+					} else {
+						vals, err = s.fetch(ctx, batch)
+					}
+					if err != nil {
+						return err
+					}
 				}
-				if !more {
-					return nil
+				more, err := fn(ctx, batch, vals)
+				if err != nil || !more {
+					return err
 				}
 			}
-			if next == 0 {
+			if cursor == 0 && !scanned {
 				break
 			}
-			cursor = next
+			if err := ctx.Err(); err != nil {
+				return wrapErr(ctx, "scan", err)
+			}
+			if !scanned {
+				if keys, cursor, err = node.Scan(ctx, cursor, s.match, int64(s.count)).Result(); err != nil {
+					return wrapErr(ctx, "scan", err)
+				}
+			}
 		}
 	}
 	return nil

@@ -517,8 +517,8 @@ func (s *Store[T]) Delete(ctx context.Context, ids ...string) error {
 // [Options.ScanCount] keys. It never runs FLUSHDB. Sessions written while
 // Clear runs may or may not survive it.
 func (s *Store[T]) Clear(ctx context.Context) error {
-	return s.scanKeys(ctx, func(ctx context.Context, keys []string) (bool, error) {
-		return true, s.del(ctx, keys)
+	return s.scanKeys(ctx, false, func(ctx context.Context, keys []string, _ []fetched) (bool, error) {
+		return true, wrapErr(ctx, "clear", s.del(ctx, keys))
 	})
 }
 
@@ -529,7 +529,7 @@ func (s *Store[T]) Clear(ctx context.Context) error {
 // counted.
 func (s *Store[T]) Len(ctx context.Context) (int, error) {
 	n := 0
-	err := s.scanKeys(ctx, func(_ context.Context, keys []string) (bool, error) {
+	err := s.scanKeys(ctx, false, func(_ context.Context, keys []string, _ []fetched) (bool, error) {
 		n += len(keys)
 		return true, nil
 	})

@@ -498,6 +498,28 @@ func TestBreakStopsRedisCalls(t *testing.T) {
 	}
 }
 
+// On a single server, All fetches each batch and scans for the next in one
+// pipeline: one round trip per batch.
+func TestAllCostsOneRoundTripPerBatch(t *testing.T) {
+	ctx := context.Background()
+	_, client, s := newMini(t, typedstore.Options[session]{ScanCount: 10})
+	for i := range 95 {
+		if err := s.Set(ctx, fmt.Sprint(i), session{UserID: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := &commandLog{}
+	client.AddHook(log)
+	got, err := collectAll(t, s)
+	if err != nil || len(got) != 95 {
+		t.Fatalf("All = %d sessions, %v; want 95", len(got), err)
+	}
+	batches := log.count("scan")
+	if log.roundTrips > batches+1 {
+		t.Errorf("All took %d round trips for %d SCAN batches; want at most %d", log.roundTrips, batches, batches+1)
+	}
+}
+
 func TestIteratorIsReusable(t *testing.T) {
 	ctx := context.Background()
 	_, _, s := newMini(t, typedstore.Options[session]{})
