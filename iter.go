@@ -66,9 +66,10 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 // recent iteration, or nil.
 //
 // All walks the keys as [Store.IDs] does, with the same guarantees of order,
-// reuse, single delivery and streaming, and fetches each SCAN batch in one
-// round trip: one MGET on a single server, a pipeline of GETs routed by slot
-// on a cluster or a ring (so no command spans two slots). A key that expires
+// reuse, single delivery and streaming, and fetches each SCAN batch: on a
+// single server with one MGET sent in the same pipeline as the next SCAN, so
+// that a batch costs one round trip; on a cluster or a ring with a pipeline
+// of GETs routed by slot (so no command spans two slots). A key that expires
 // between SCAN and the fetch is skipped. An entry that is not a session (a
 // value the codec cannot decode, one larger than [Options.MaxSize], or a key
 // under the prefix that holds a hash, a list or another non-string type) is
