@@ -241,11 +241,15 @@ func TestMaxMemoryNoEviction(t *testing.T) {
 // Len counts them and Clear removes them; nothing panics.
 func TestKeysOfAnotherType(t *testing.T) {
 	ctx := context.Background()
-	for name, client := range map[string]redis.UniversalClient{
-		"miniredis":    func() redis.UniversalClient { _, c, _ := newMini(t, typedstore.Options[session]{}); return c }(),
-		"redis-server": redistest.Client(t),
+	for name, newClient := range map[string]func(*testing.T) redis.UniversalClient{
+		"miniredis": func(t *testing.T) redis.UniversalClient {
+			_, c, _ := newMini(t, typedstore.Options[session]{})
+			return c
+		},
+		"redis-server": func(t *testing.T) redis.UniversalClient { return redistest.Client(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
+			client := newClient(t)
 			prefix := redistest.UniquePrefix(t)
 			s, err := typedstore.New(client, typedstore.Options[session]{Prefix: prefix})
 			if err != nil {

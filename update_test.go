@@ -299,11 +299,15 @@ func TestCreateAndReplace(t *testing.T) {
 // the first request saves: the session must stay gone.
 func TestLogoutDuringSlowRequestStaysLoggedOut(t *testing.T) {
 	ctx := context.Background()
-	for name, client := range map[string]redis.UniversalClient{
-		"miniredis":    func() redis.UniversalClient { _, c, _ := newMini(t, typedstore.Options[session]{}); return c }(),
-		"redis-server": redistest.Client(t),
+	for name, newClient := range map[string]func(*testing.T) redis.UniversalClient{
+		"miniredis": func(t *testing.T) redis.UniversalClient {
+			_, c, _ := newMini(t, typedstore.Options[session]{})
+			return c
+		},
+		"redis-server": func(t *testing.T) redis.UniversalClient { return redistest.Client(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
+			client := newClient(t)
 			s, err := typedstore.New(client, typedstore.Options[session]{Prefix: redistest.UniquePrefix(t)})
 			if err != nil {
 				t.Fatal(err)
