@@ -241,13 +241,7 @@ func TestMaxMemoryNoEviction(t *testing.T) {
 // Len counts them and Clear removes them; nothing panics.
 func TestKeysOfAnotherType(t *testing.T) {
 	ctx := context.Background()
-	for name, newClient := range map[string]func(*testing.T) redis.UniversalClient{
-		"miniredis": func(t *testing.T) redis.UniversalClient {
-			_, c, _ := newMini(t, typedstore.Options[session]{})
-			return c
-		},
-		"redis-server": func(t *testing.T) redis.UniversalClient { return redistest.Client(t) },
-	} {
+	for name, newClient := range bothServers() {
 		t.Run(name, func(t *testing.T) {
 			client := newClient(t)
 			prefix := redistest.UniquePrefix(t)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/internal/redistest"
 )
 
 // session is the session type of most tests: an express-session cookie and
@@ -205,5 +206,17 @@ func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 			}
 		}
 		return err
+	}
+}
+
+// bothServers returns constructors of a client on miniredis and on a real
+// redis-server (see redistest.Client), for tests that run on each.
+func bothServers() map[string]func(*testing.T) redis.UniversalClient {
+	return map[string]func(*testing.T) redis.UniversalClient{
+		"miniredis": func(t *testing.T) redis.UniversalClient {
+			_, c, _ := newMini(t, typedstore.Options[session]{})
+			return c
+		},
+		"redis-server": func(t *testing.T) redis.UniversalClient { return redistest.Client(t) },
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/typedstore/typedstore"
 	"github.com/typedstore/typedstore/internal/redistest"
@@ -111,14 +110,7 @@ func incrementConcurrently(t *testing.T, s *typedstore.Store[counter], workers, 
 
 func TestUpdateLosesNoIncrements(t *testing.T) {
 	const workers, rounds = 8, 25
-	servers := map[string]func(t *testing.T) redis.UniversalClient{
-		"miniredis": func(t *testing.T) redis.UniversalClient {
-			_, client, _ := newMini(t, typedstore.Options[counter]{})
-			return client
-		},
-		"redis-server": func(t *testing.T) redis.UniversalClient { return redistest.Client(t) },
-	}
-	for name, newClient := range servers {
+	for name, newClient := range bothServers() {
 		t.Run(name, func(t *testing.T) {
 			client := newClient(t)
 			opts := typedstore.Options[counter]{Prefix: redistest.UniquePrefix(t), UpdateAttempts: 100 * workers}
@@ -299,13 +291,7 @@ func TestCreateAndReplace(t *testing.T) {
 // the first request saves: the session must stay gone.
 func TestLogoutDuringSlowRequestStaysLoggedOut(t *testing.T) {
 	ctx := context.Background()
-	for name, newClient := range map[string]func(*testing.T) redis.UniversalClient{
-		"miniredis": func(t *testing.T) redis.UniversalClient {
-			_, c, _ := newMini(t, typedstore.Options[session]{})
-			return c
-		},
-		"redis-server": func(t *testing.T) redis.UniversalClient { return redistest.Client(t) },
-	} {
+	for name, newClient := range bothServers() {
 		t.Run(name, func(t *testing.T) {
 			client := newClient(t)
 			s, err := typedstore.New(client, typedstore.Options[session]{Prefix: redistest.UniquePrefix(t)})
