@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/typedstore/typedstore"
 	"github.com/typedstore/typedstore/internal/redistest"
 )
