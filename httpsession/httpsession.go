@@ -1,0 +1,570 @@
+// Package httpsession is net/http middleware that gives each request a typed
+// session kept in a [typedstore.Store], behind a signed cookie, with the
+// semantics of Node's express-session.
+//
+// A [Manager] wraps handlers with [Manager.Handler]; inside them,
+// [Manager.Get] returns the request's [Session], whose Data field is the
+// application's own type T:
+//
+//	type Session struct {
+//		typedstore.Cookie `json:"cookie"`
+//		UserID int64      `json:"userId"`
+//	}
+//
+//	store, _ := typedstore.New(client, typedstore.Options[Session]{})
+//	m, _ := httpsession.New(store, httpsession.Options{Secrets: []string{secret}})
+//	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+//		s := m.Get(r)
+//		s.Regenerate(r.Context()) // a new id: no session fixation
+//		s.Data.UserID = 42
+//		http.Redirect(w, r, "/", http.StatusSeeOther) // saved before this goes out
+//	})
+//	http.ListenAndServe(addr, m.Handler(mux))
+//
+// # The request's session
+//
+// The middleware reads the cookie named [Options.Name], checks its
+// signature, and loads the session it names. A request with no cookie, with
+// a cookie that is malformed, unsigned, tampered with, truncated, too long or
+// signed with a secret the manager does not know, or with a valid cookie for
+// a session that no longer exists (expired, destroyed) gets a new, empty
+// session under a new id from [Options.GenID]. An id chosen by the client is
+// never used. None of these is an error: the handler runs as usual.
+//
+// # Saving
+//
+// The session is saved just before the response's headers go out: on the
+// handler's first call to WriteHeader, Write or Flush (or a Hijack), or when
+// the handler returns without having written anything. A handler can
+// therefore change the session and then redirect, and the next request,
+// however quickly the browser sends it, finds the change. (express-session
+// saves when the response ends, after the headers have gone out, and a fast
+// browser can outrun it: expressjs/session#360.)
+//
+// A session is written to the store when its data changed during the
+// request, which the middleware detects as express-session does: it compares
+// a hash (SHA-256) of the session's encoding, without the cookie, taken when
+// the session was loaded with one taken when the response goes out. That
+// costs one encoding of the session on load and one on each response,
+// besides the store's own decoding and encoding. An existing session that did not change is not rewritten: its expiry is reset
+// with [typedstore.Store.Touch] (one PEXPIRE), unless [Options.Resave] asks
+// for a rewrite. A new session that was never changed is neither stored nor
+// given a cookie, unless [Options.SaveUninitialized] is set, so a crawler or a
+// visitor who never logs in costs no write.
+//
+// The cookie is sent when a new session is saved, when [Options.Rolling] is
+// set, when a session whose cookie has an expiry changed (the new expiry is
+// sent with it), and after [Session.Touch], [Session.SetMaxAge] or
+// [Session.Regenerate], or [Session.Save] of a new session.
+// [Session.Destroy] deletes the stored session and sends a cookie that
+// clears the browser's.
+//
+// # Errors
+//
+// When the store fails (Redis down, or slower than the request's context
+// allows) while the session is loaded or saved, the middleware calls
+// [Options.ErrorHandler], by default a 500 response and a log line through
+// log/slog, and the handler's own response, if it had begun one, is
+// dropped. Waits on Redis are bounded by the request's context and by the
+// Redis client's own timeouts. A stored session that cannot be decoded is
+// handled as [Options.OnCorrupt] says: by default, logged and replaced by a
+// new session under a new id; the corrupt value is left for its time to live
+// to remove.
+//
+// # The cookie inside the session
+//
+// When *T implements [typedstore.CookieCarrier], that is when T embeds
+// [typedstore.Cookie] (under the JSON name "cookie"), the middleware keeps
+// the cookie's settings inside the stored session as express-session does:
+// originalMaxAge and expires (in milliseconds, UTC), path, httpOnly,
+// secure, sameSite, domain. The stored value then has express-session's
+// shape, its time to live in Redis follows the cookie's expiry, and an
+// Express app that uses express-session and connect-redis with the same
+// Redis, key prefix, cookie name and secret shares the sessions both ways. A
+// session's max-age comes from the stored cookie (so it survives a change of
+// [Options.MaxAge], and [Session.SetMaxAge] can give one session its own);
+// path, domain and the other attributes come from the [Options] in force.
+// The middleware owns the embedded Cookie: changes a handler makes to it
+// directly are overwritten when the session is saved.
+//
+// When *T does not implement [typedstore.CookieCarrier], the cookie's
+// settings live only in the [Options]: the browser's cookie expires after
+// [Options.MaxAge], but the stored session after the store's own TTL, so
+// set [typedstore.Options.TTL] to match.
+//
+// Fields of the stored JSON that T does not declare are lost when Go saves
+// the session: give T a field for everything the Express app keeps in its
+// sessions.
+//
+// # What is left out
+//
+// express-session's unset option and req.session.reload have no
+// counterpart: set Data to the zero value, or call the store, instead.
+// Options.Path only sets the cookie's Path attribute; the middleware does
+// not skip requests outside it as express-session does, since a handler that
+// finds a nil session is a worse failure than one whose cookie the browser
+// does not send. Cookies written by cookie-parser's own signing (req.secret)
+// are not read.
+package httpsession
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/typedstore/typedstore"
+)
+
+// DefaultName is the cookie name used when [Options.Name] is empty. It is
+// express-session's default, so an Express app with default settings shares
+// the cookie.
+const DefaultName = "connect.sid"
+
+// SecureMode says when the session cookie gets the Secure attribute.
+type SecureMode int
+
+const (
+	// SecureAuto, the default, sets Secure on requests that arrived over
+	// TLS (or, with [Options.TrustProxy], that a proxy says arrived over
+	// HTTPS), and not on others. This is express-session's secure: "auto".
+	SecureAuto SecureMode = iota
+	// SecureAlways always sets Secure. As in express-session, the cookie is
+	// then not sent at all in answer to a request that did not arrive over
+	// TLS, so that the session id never crosses the network in clear; behind
+	// a proxy that ends TLS, set [Options.TrustProxy].
+	SecureAlways
+	// SecureNever never sets Secure.
+	SecureNever
+)
+
+// CorruptPolicy says what the middleware does with a stored session that
+// the store's codec cannot decode ([typedstore.ErrCorrupt]).
+type CorruptPolicy int
+
+const (
+	// CorruptNew, the default, logs a warning and gives the request a new
+	// session under a new id. The corrupt value stays in Redis, untouched,
+	// until its time to live runs out, so it can be examined.
+	CorruptNew CorruptPolicy = iota
+	// CorruptDelete logs a warning, deletes the corrupt value and gives the
+	// request a new session under a new id.
+	CorruptDelete
+	// CorruptFail calls [Options.ErrorHandler] with the
+	// [*typedstore.CorruptError].
+	CorruptFail
+)
+
+// Options configures a [Manager]. Its zero value is not usable: Secrets is
+// required. Every other field's zero value means the documented default.
+// The table in the README sets each field beside the express-session option
+// it stands for.
+type Options struct {
+	// Name is the name of the session cookie. Default "connect.sid"
+	// (express-session's name option).
+	Name string
+
+	// Secrets sign and verify the session cookie (express-session's secret
+	// option, as an array). The first one signs every cookie sent; all of
+	// them are tried when a cookie is verified, so a secret can be rotated
+	// by putting the new one first and keeping the old one until the
+	// cookies it signed have expired. At least one is required, and none
+	// may be empty. A secret should be at least 32 random bytes.
+	Secrets []string
+
+	// Path is the cookie's Path attribute. Default "/".
+	Path string
+
+	// Domain is the cookie's Domain attribute. Default none: the cookie goes
+	// back only to the host that set it.
+	Domain string
+
+	// MaxAge is how long the cookie, and the session with it, lives after
+	// the last response that set or touched it. Default 0: a browser-session
+	// cookie with no Max-Age or Expires, which the browser drops when it
+	// closes, and whose stored session lives for the store's TTL
+	// (express-session's default, cookie.maxAge unset). It must not be
+	// negative.
+	MaxAge time.Duration
+
+	// DisableHTTPOnly lets scripts in the page read the cookie. Default
+	// false: the cookie is HttpOnly (express-session's cookie.httpOnly,
+	// default true).
+	DisableHTTPOnly bool
+
+	// Secure says when the cookie gets the Secure attribute. Default
+	// SecureAuto (express-session's cookie.secure: "auto"; its own default
+	// is false).
+	Secure SecureMode
+
+	// TrustProxy lets the first value of the X-Forwarded-Proto header say
+	// whether the request arrived over HTTPS, for SecureAuto and
+	// SecureAlways (express-session's proxy option). Set it only behind a
+	// proxy that sets or strips that header. Default false: only r.TLS is
+	// looked at.
+	TrustProxy bool
+
+	// SameSite is the cookie's SameSite attribute. Default
+	// http.SameSiteLaxMode (express-session's own default sets none).
+	// http.SameSiteDefaultMode sends no attribute. http.SameSiteNoneMode
+	// requires Secure, so it cannot be combined with SecureNever.
+	SameSite http.SameSite
+
+	// Partitioned sets the cookie's Partitioned attribute (CHIPS). Default
+	// false. It requires Secure, so it cannot be combined with SecureNever.
+	Partitioned bool
+
+	// Rolling resets the session's expiry and sends the cookie again on
+	// every response, so that the session lives MaxAge after the last
+	// request rather than after the last change (express-session's
+	// rolling). Default false. It costs a Set-Cookie header per response;
+	// the store is touched either way.
+	Rolling bool
+
+	// Resave writes the session to the store on every request, even when it
+	// did not change (express-session's resave). Default false: an
+	// unchanged session is only touched.
+	Resave bool
+
+	// SaveUninitialized stores a new session, and sends its cookie, even
+	// when the handler did not change it (express-session's
+	// saveUninitialized). Default false, which spares the store a write per
+	// visitor who never logs in and sets no cookie before the application
+	// needs one.
+	SaveUninitialized bool
+
+	// GenID returns the id of a new session (express-session's genid). It
+	// must return a string that no other session has and that an attacker
+	// cannot guess; it must not be empty or longer than typedstore.MaxIDLen
+	// bytes. Default: 24 bytes from crypto/rand in unpadded base64url, 32
+	// characters (express-session's uid(24)).
+	GenID func(r *http.Request) (string, error)
+
+	// ErrorHandler writes the response when the session cannot be loaded or
+	// saved (the store failed, or the request's context ended first). It
+	// is called at most once per request, before any of the handler's
+	// response has gone out; whatever the handler writes after it is
+	// discarded. Default: a log line at level Error through Logger and a
+	// plain "Internal Server Error" with status 500.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// OnCorrupt says what to do with a stored session that cannot be
+	// decoded. Default CorruptNew.
+	OnCorrupt CorruptPolicy
+
+	// Logger receives the middleware's log lines: errors, corrupt sessions,
+	// failed touches. Default slog.Default() (looked up when a line is
+	// written). Log lines never contain a whole session id, since an id is
+	// a credential.
+	Logger *slog.Logger
+}
+
+// Manager loads and saves the sessions of requests that pass through its
+// [Manager.Handler]. It is safe for concurrent use by multiple goroutines.
+type Manager[T any] struct {
+	store    *typedstore.Store[T]
+	opts     Options
+	secrets  []string
+	name     string
+	path     string
+	sameSite http.SameSite
+	maxAge   *int64 // milliseconds; nil: browser-session cookie
+	carrier  bool   // *T implements typedstore.CookieCarrier
+	key      ctxKey[T]
+}
+
+type ctxKey[T any] struct{ m *Manager[T] }
+
+// New returns a Manager that keeps sessions in store. It validates opts
+// (at least one secret, none empty; a valid cookie name, path and domain;
+// no negative MaxAge; SameSite None and Partitioned only where Secure is
+// possible) and fills in the defaults. It does not contact Redis.
+func New[T any](store *typedstore.Store[T], opts Options) (*Manager[T], error) {
+	if store == nil {
+		return nil, errors.New("httpsession: New: nil store")
+	}
+	if len(opts.Secrets) == 0 {
+		return nil, errors.New("httpsession: New: Options.Secrets is empty: at least one secret is required to sign cookies")
+	}
+	for i, s := range opts.Secrets {
+		if s == "" {
+			return nil, fmt.Errorf("httpsession: New: Options.Secrets[%d] is empty", i)
+		}
+	}
+	m := &Manager[T]{
+		store:    store,
+		opts:     opts,
+		secrets:  append([]string(nil), opts.Secrets...),
+		name:     opts.Name,
+		path:     opts.Path,
+		sameSite: opts.SameSite,
+	}
+	m.key = ctxKey[T]{m}
+	if m.name == "" {
+		m.name = DefaultName
+	}
+	if err := (&http.Cookie{Name: m.name, Value: "x"}).Valid(); err != nil {
+		return nil, fmt.Errorf("httpsession: New: invalid cookie name %q", m.name)
+	}
+	if m.path == "" {
+		m.path = "/"
+	}
+	if strings.ContainsAny(m.path, ";\x00\r\n") {
+		return nil, fmt.Errorf("httpsession: New: invalid cookie path %q", m.path)
+	}
+	if strings.ContainsAny(opts.Domain, "; \x00\r\n") {
+		return nil, fmt.Errorf("httpsession: New: invalid cookie domain %q", opts.Domain)
+	}
+	if opts.MaxAge < 0 {
+		return nil, fmt.Errorf("httpsession: New: negative MaxAge %v", opts.MaxAge)
+	}
+	if opts.MaxAge > 0 {
+		ms := max(opts.MaxAge.Milliseconds(), 1)
+		m.maxAge = &ms
+	}
+	if opts.Secure < SecureAuto || opts.Secure > SecureNever {
+		return nil, fmt.Errorf("httpsession: New: unknown SecureMode %d", opts.Secure)
+	}
+	if m.sameSite == 0 {
+		m.sameSite = http.SameSiteLaxMode
+	}
+	if m.sameSite < http.SameSiteDefaultMode || m.sameSite > http.SameSiteNoneMode {
+		return nil, fmt.Errorf("httpsession: New: unknown SameSite %d", opts.SameSite)
+	}
+	if m.sameSite == http.SameSiteNoneMode && opts.Secure == SecureNever {
+		return nil, errors.New("httpsession: New: SameSite None requires Secure, but Secure is SecureNever")
+	}
+	if opts.Partitioned && opts.Secure == SecureNever {
+		return nil, errors.New("httpsession: New: Partitioned requires Secure, but Secure is SecureNever")
+	}
+	if opts.OnCorrupt < CorruptNew || opts.OnCorrupt > CorruptFail {
+		return nil, fmt.Errorf("httpsession: New: unknown CorruptPolicy %d", opts.OnCorrupt)
+	}
+	var zero T
+	_, m.carrier = any(&zero).(typedstore.CookieCarrier)
+	return m, nil
+}
+
+// Handler returns middleware that gives every request a session, available
+// to next through [Manager.Get], and saves it before the response's headers
+// go out. A request that already passed through the same manager's Handler
+// goes straight to next.
+func (m *Manager[T]) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.Get(r) != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s, err := m.load(r)
+		if err != nil {
+			m.fail(w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), m.key, s))
+		s.r = r
+		sw := &responseWriter[T]{ResponseWriter: w, s: s}
+		next.ServeHTTP(sw, r)
+		sw.finish()
+	})
+}
+
+// Get returns the session of a request that passed through m's
+// [Manager.Handler] (r or a request derived from it, such as one made by
+// r.WithContext), or nil for any other request.
+func (m *Manager[T]) Get(r *http.Request) *Session[T] {
+	s, _ := r.Context().Value(m.key).(*Session[T])
+	return s
+}
+
+// Store returns the store that keeps the manager's sessions.
+func (m *Manager[T]) Store() *typedstore.Store[T] { return m.store }
+
+// load returns the session named by r's cookie, or a new one.
+func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
+	id, hadCookie := m.cookieID(r)
+	if id == "" {
+		return m.newSession(r, hadCookie)
+	}
+	ctx := r.Context()
+	v, err := m.store.Get(ctx, id)
+	switch {
+	case errors.Is(err, typedstore.ErrNotFound):
+		return m.newSession(r, hadCookie)
+	case errors.Is(err, typedstore.ErrCorrupt):
+		switch m.opts.OnCorrupt {
+		case CorruptFail:
+			return nil, err
+		case CorruptDelete:
+			m.logger().WarnContext(ctx, "httpsession: corrupt stored session deleted; starting a new session",
+				"session", idHint(id), "err", corruptReason(err))
+			if err := m.store.Delete(ctx, id); err != nil {
+				return nil, err
+			}
+		default:
+			m.logger().WarnContext(ctx, "httpsession: corrupt stored session left in the store; starting a new session",
+				"session", idHint(id), "err", corruptReason(err))
+		}
+		return m.newSession(r, hadCookie)
+	case err != nil:
+		return nil, err
+	}
+	s := &Session[T]{m: m, r: r, Data: v, id: id, cookieID: id, origID: id, hadCookie: true, stored: true}
+	s.cookie = m.newCookie(r)
+	if m.carrier {
+		stored := *any(&s.Data).(typedstore.CookieCarrier).SessionCookie()
+		if exp := stored.ExpiresAt; exp != nil && !exp.After(time.Now()) {
+			// Expired by its cookie, though still in the store (a store
+			// without TTLs): as good as gone.
+			return m.newSession(r, hadCookie)
+		}
+		s.cookie.OriginalMaxAge = stored.OriginalMaxAge
+		s.cookie.ExpiresAt = stored.ExpiresAt
+		s.cookie.Priority = stored.Priority
+	} else {
+		s.touchCookie()
+	}
+	if s.origHash, err = s.hash(); err != nil {
+		return nil, err
+	}
+	if !m.opts.Resave {
+		s.savedHash, s.saved, s.savedID = s.origHash, true, id
+	}
+	return s, nil
+}
+
+// newSession returns a new, empty session under a new id.
+func (m *Manager[T]) newSession(r *http.Request, hadCookie bool) (*Session[T], error) {
+	s := &Session[T]{m: m, r: r, hadCookie: hadCookie}
+	if err := s.reset(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// cookieID returns the id in r's session cookie when one of them carries a
+// valid signature, and whether r had a cookie of that name at all.
+func (m *Manager[T]) cookieID(r *http.Request) (id string, hadCookie bool) {
+	for _, c := range r.CookiesNamed(m.name) {
+		hadCookie = true
+		if id, ok := decodeCookieValue(c.Value, m.secrets); ok {
+			return id, true
+		}
+	}
+	return "", hadCookie
+}
+
+// genID returns a new session id.
+func (m *Manager[T]) genID(r *http.Request) (string, error) {
+	if m.opts.GenID == nil {
+		return defaultGenID(), nil
+	}
+	id, err := m.opts.GenID(r)
+	if err != nil {
+		return "", fmt.Errorf("httpsession: GenID: %w", err)
+	}
+	if !validID(id) {
+		return "", fmt.Errorf("httpsession: GenID returned an invalid id (%d bytes; want 1 to %d)", len(id), typedstore.MaxIDLen)
+	}
+	return id, nil
+}
+
+func defaultGenID() string {
+	var b [24]byte
+	rand.Read(b[:]) // never fails: see crypto/rand.Read
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func validID(id string) bool { return id != "" && len(id) <= typedstore.MaxIDLen }
+
+// newCookie returns the cookie of a new session under the options, for r.
+func (m *Manager[T]) newCookie(r *http.Request) typedstore.Cookie {
+	c := typedstore.Cookie{
+		Path:        m.path,
+		Domain:      m.opts.Domain,
+		HTTPOnly:    !m.opts.DisableHTTPOnly,
+		Secure:      m.secure(r),
+		Partitioned: m.opts.Partitioned,
+	}
+	switch m.sameSite {
+	case http.SameSiteLaxMode:
+		c.SameSite = "lax"
+	case http.SameSiteStrictMode:
+		c.SameSite = "strict"
+	case http.SameSiteNoneMode:
+		c.SameSite = "none"
+	}
+	if m.maxAge != nil {
+		ms := *m.maxAge
+		c.OriginalMaxAge = &ms
+	}
+	return c
+}
+
+// secure reports whether the cookie sent in answer to r gets Secure.
+func (m *Manager[T]) secure(r *http.Request) bool {
+	switch m.opts.Secure {
+	case SecureAlways:
+		return true
+	case SecureNever:
+		return false
+	}
+	return m.isTLS(r)
+}
+
+// isTLS reports whether r arrived over TLS, directly or, under TrustProxy,
+// through a proxy that says so in X-Forwarded-Proto.
+func (m *Manager[T]) isTLS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !m.opts.TrustProxy {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+func (m *Manager[T]) logger() *slog.Logger {
+	if m.opts.Logger != nil {
+		return m.opts.Logger
+	}
+	return slog.Default()
+}
+
+// fail answers r through the error handler.
+func (m *Manager[T]) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if m.opts.ErrorHandler != nil {
+		m.opts.ErrorHandler(w, r, err)
+		return
+	}
+	if errors.Is(err, typedstore.ErrCorrupt) {
+		err = corruptReason(err) // its message would hold the whole id
+	}
+	m.logger().ErrorContext(r.Context(), "httpsession: session unavailable",
+		"method", r.Method, "path", r.URL.Path, "err", err)
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// idHint returns the first characters of a session id, enough to tell
+// sessions apart in logs without revealing a usable id.
+func idHint(id string) string {
+	if len(id) <= 6 {
+		return "…"
+	}
+	return id[:6] + "…"
+}
+
+// corruptReason returns the codec's error inside a *CorruptError, whose own
+// message holds the whole id.
+func corruptReason(err error) error {
+	var ce *typedstore.CorruptError
+	if errors.As(err, &ce) {
+		return ce.Err
+	}
+	return err
+}

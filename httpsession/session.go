@@ -1,0 +1,330 @@
+package httpsession
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/typedstore/typedstore"
+)
+
+// ErrCommitted occurs when [Session.Regenerate] is called after the
+// response's headers have gone out, too late to send the new cookie.
+var ErrCommitted = errors.New("httpsession: the response's headers have already been written")
+
+// Session is the session of one request, returned by [Manager.Get]. Its
+// Data is saved when the response's headers go out (see the package
+// documentation for when it is written and when it is only touched).
+//
+// A Session belongs to its request: it is not safe for concurrent use, and
+// a handler that shares it with other goroutines must make them finish, or
+// synchronize with them, before writing the response. Changes made after the
+// response's headers have gone out are not saved unless [Session.Save] is
+// called.
+type Session[T any] struct {
+	// Data is the application's session data: the zero value in a new
+	// session, the stored value in an existing one.
+	Data T
+
+	m *Manager[T]
+	r *http.Request
+
+	id       string
+	cookieID string // the id the request's cookie named, when its session was loaded
+	origID   string // the id when the session was loaded or created
+	origHash [sha256.Size]byte
+
+	saved     bool // the store holds Data as hashed in savedHash, under savedID
+	savedID   string
+	savedHash [sha256.Size]byte
+	savedNow  bool // written by Save during this request
+
+	cookie    typedstore.Cookie
+	stored    bool // the store may hold a session under id
+	hadCookie bool // the request carried a cookie named Options.Name
+	destroyed bool
+	resend    bool // send the cookie even if the rules would not
+	forceSave bool // the stored cookie changed (SetMaxAge)
+	committed bool
+}
+
+// ID returns the session's id, the value signed in its cookie. It is a
+// credential: do not log it or put it in a URL.
+func (s *Session[T]) ID() string { return s.id }
+
+// IsNew reports whether the session was created for this request rather
+// than loaded from the store: a first visit, an expired or invalid cookie,
+// or a session after [Session.Regenerate] or [Session.Destroy].
+func (s *Session[T]) IsNew() bool { return s.id != s.cookieID }
+
+// Cookie returns the settings of the session's cookie: those that will be
+// sent and, when T embeds [typedstore.Cookie], stored. Its expiry is reset
+// from its max-age when the response goes out.
+func (s *Session[T]) Cookie() typedstore.Cookie {
+	c := s.cookie
+	if c.OriginalMaxAge != nil {
+		ms := *c.OriginalMaxAge
+		c.OriginalMaxAge = &ms
+	}
+	if c.ExpiresAt != nil {
+		t := *c.ExpiresAt
+		c.ExpiresAt = &t
+	}
+	return c
+}
+
+// Expires returns when the session's cookie expires, or the zero time for
+// a browser-session cookie.
+func (s *Session[T]) Expires() time.Time { return s.cookie.Expires() }
+
+// SetMaxAge gives this session its own max-age, in place of
+// [Options.MaxAge]: the cookie, and the session with it, will live d after
+// the last response that sets or touches it (a "remember me" login). A d of
+// zero or less makes the cookie a browser-session cookie. The session is
+// saved and its cookie sent with this response. When T embeds
+// [typedstore.Cookie] the max-age is stored with the session and applies to
+// its later requests too; otherwise it applies to this response only.
+func (s *Session[T]) SetMaxAge(d time.Duration) {
+	if d <= 0 {
+		s.cookie.OriginalMaxAge, s.cookie.ExpiresAt = nil, nil
+	} else {
+		ms := max(d.Milliseconds(), 1)
+		s.cookie.OriginalMaxAge = &ms
+		s.touchCookie()
+	}
+	s.resend, s.forceSave = true, true
+}
+
+// Touch resets the session's expiry to its max-age from now and sends the
+// cookie again with this response, as [Options.Rolling] does for every
+// response. A session that is not stored (new, and unchanged) gets no
+// cookie.
+func (s *Session[T]) Touch() {
+	s.touchCookie()
+	s.resend = true
+}
+
+// Save writes the session to the store now, instead of when the response
+// goes out, and makes sure its cookie is sent. A handler rarely needs it,
+// since the middleware saves before the headers go out; it is for a handler
+// that must know the write succeeded before it goes on. Changes made after
+// Save are saved when the response goes out, as usual. Save after the
+// headers have gone out still writes to the store, but a new session's
+// cookie can no longer reach the browser. ctx bounds the write.
+func (s *Session[T]) Save(ctx context.Context) error {
+	h, err := s.hash()
+	if err != nil {
+		return err
+	}
+	if err := s.write(ctx, h); err != nil {
+		return err
+	}
+	if s.IsNew() {
+		s.resend = true
+	}
+	return nil
+}
+
+// Regenerate moves the session to a new id, as a login must, so that an id
+// planted in the browser before the login (session fixation) is worthless:
+// it deletes the stored session under the old id and gives the session a new
+// id and a new cookie, sent with this response. Unlike express-session's
+// regenerate, it keeps Data; set Data to the zero value for an empty
+// session. The regenerated session is saved when the response goes out,
+// even if Data did not change. Regenerate returns [ErrCommitted], and does
+// nothing, once the response's headers have gone out. ctx bounds the
+// deletion.
+func (s *Session[T]) Regenerate(ctx context.Context) error {
+	if s.committed {
+		return ErrCommitted
+	}
+	id, err := s.m.genID(s.r)
+	if err != nil {
+		return err
+	}
+	if s.stored {
+		if err := s.m.store.Delete(ctx, s.id); err != nil {
+			return err
+		}
+	}
+	s.id, s.stored, s.destroyed, s.forceSave = id, false, false, false
+	s.cookie = s.m.newCookie(s.r)
+	s.touchCookie()
+	return nil
+}
+
+// Destroy deletes the stored session, as a logout does, and replaces it
+// with a new, empty session under a new id (Data is the zero value). Unless
+// the new session is changed, and so saved with a cookie of its own, the
+// response carries a cookie that clears the browser's. Destroy after the
+// response's headers have gone out only deletes the stored session. ctx
+// bounds the deletion.
+func (s *Session[T]) Destroy(ctx context.Context) error {
+	if s.stored {
+		if err := s.m.store.Delete(ctx, s.id); err != nil {
+			return err
+		}
+		s.stored = false
+	}
+	if s.committed {
+		return nil
+	}
+	s.destroyed = true
+	return s.reset()
+}
+
+// reset makes s a new, empty session under a new id.
+func (s *Session[T]) reset() error {
+	id, err := s.m.genID(s.r)
+	if err != nil {
+		return err
+	}
+	var zero T
+	s.Data = zero
+	s.id, s.origID = id, id
+	s.saved, s.savedID, s.savedNow = false, "", false
+	s.stored, s.resend, s.forceSave = false, false, false
+	s.cookie = s.m.newCookie(s.r)
+	s.touchCookie()
+	s.origHash, err = s.hash()
+	return err
+}
+
+// touchCookie resets the cookie's expiry to its max-age from now, at the
+// millisecond precision of express-session, in UTC.
+func (s *Session[T]) touchCookie() {
+	if s.cookie.OriginalMaxAge == nil {
+		return
+	}
+	t := time.UnixMilli(time.Now().UnixMilli() + *s.cookie.OriginalMaxAge).UTC()
+	s.cookie.ExpiresAt = &t
+}
+
+// putCookie copies the cookie into Data, when T carries one.
+func (s *Session[T]) putCookie() {
+	if cc, ok := any(&s.Data).(typedstore.CookieCarrier); ok {
+		*cc.SessionCookie() = s.Cookie()
+	}
+}
+
+// hash returns the SHA-256 of the encoding of Data without its cookie.
+func (s *Session[T]) hash() ([sha256.Size]byte, error) {
+	v := s.Data
+	if cc, ok := any(&v).(typedstore.CookieCarrier); ok {
+		*cc.SessionCookie() = typedstore.Cookie{}
+	}
+	b, err := s.m.store.Codec().Encode(v)
+	if err != nil {
+		return [sha256.Size]byte{}, fmt.Errorf("httpsession: encode session: %w", err)
+	}
+	return sha256.Sum256(b), nil
+}
+
+// write stores the session, with its cookie, under its id. h is the hash
+// of Data, which the caller has just computed.
+func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
+	s.touchCookie()
+	s.putCookie()
+	if err := s.m.store.Set(ctx, s.id, s.Data); err != nil {
+		return err
+	}
+	s.saved, s.savedID, s.savedHash, s.savedNow = true, s.id, h, true
+	s.stored, s.forceSave = true, false
+	return nil
+}
+
+// commit saves or touches the session as the rules in the package
+// documentation say, and adds its cookie to h. It runs once, just before
+// the response's headers go out.
+func (s *Session[T]) commit(h http.Header) error {
+	if s.committed {
+		return nil
+	}
+	s.committed = true
+	ctx := s.r.Context()
+	opts := &s.m.opts
+
+	s.touchCookie()
+	sum, err := s.hash()
+	if err != nil {
+		return err
+	}
+	modified := s.id != s.origID || sum != s.origHash
+	isSaved := s.saved && s.savedID == s.id && sum == s.savedHash
+	isNew := s.IsNew()
+
+	// express-session's shouldSave, shouldTouch and shouldSetCookie.
+	var save bool
+	if !opts.SaveUninitialized && !s.saved && isNew {
+		save = modified
+	} else {
+		save = !isSaved
+	}
+	save = save || s.forceSave
+	switch {
+	case save:
+		if err := s.write(ctx, sum); err != nil {
+			return err
+		}
+	case !isNew && !s.savedNow:
+		s.putCookie()
+		err := s.m.store.Touch(ctx, s.id, s.Data)
+		if err != nil && !errors.Is(err, typedstore.ErrNotFound) {
+			// The session is intact, only its expiry was not reset: not
+			// worth failing the response for.
+			s.m.logger().WarnContext(ctx, "httpsession: touch session", "session", idHint(s.id), "err", err)
+		}
+	}
+
+	var send bool
+	if isNew {
+		send = s.stored && (opts.SaveUninitialized || modified || s.resend)
+	} else {
+		send = opts.Rolling || s.resend || (s.cookie.ExpiresAt != nil && modified)
+	}
+	if send && s.cookie.Secure && !s.m.isTLS(s.r) {
+		// As express-session: never send the id of a Secure cookie in clear.
+		send = false
+	}
+	switch {
+	case send:
+		s.setCookie(h, s.httpCookie())
+	case s.destroyed && s.hadCookie:
+		c := s.httpCookie()
+		c.Value, c.MaxAge, c.Expires = "", -1, time.Unix(0, 0)
+		s.setCookie(h, c)
+	}
+	return nil
+}
+
+// httpCookie returns the session's cookie, signed with the first secret.
+func (s *Session[T]) httpCookie() *http.Cookie {
+	c := &http.Cookie{
+		Name:        s.m.name,
+		Value:       encodeCookieValue(s.id, s.m.secrets[0]),
+		Path:        s.cookie.Path,
+		Domain:      s.cookie.Domain,
+		HttpOnly:    s.cookie.HTTPOnly,
+		Secure:      s.cookie.Secure,
+		SameSite:    s.m.sameSite,
+		Partitioned: s.cookie.Partitioned,
+	}
+	if exp := s.cookie.ExpiresAt; exp != nil {
+		c.Expires = *exp
+		c.MaxAge = max(int(math.Ceil(time.Until(*exp).Seconds())), 1)
+	}
+	return c
+}
+
+func (s *Session[T]) setCookie(h http.Header, c *http.Cookie) {
+	if v := c.String(); v != "" {
+		h.Add("Set-Cookie", v)
+	}
+	// Keep shared caches from storing one visitor's cookie for another.
+	h.Add("Vary", "Cookie")
+	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+}

@@ -1,0 +1,64 @@
+// An Express app with express-session and connect-redis, for the Go
+// interop test (TestInteropNode in ../../interop_test.go). It shares its
+// sessions with the Go middleware through one Redis, prefix and secret:
+//
+//	REDIS_URL=redis://127.0.0.1:6379 PREFIX=sess: SECRET=... node server.js
+//
+// It listens on a free loopback port and prints "listening <url>" once ready.
+//
+//	GET /session   the session as JSON: {"id": ..., "session": {...}}
+//	GET /visit     counter += 1 and name = "node", then as /session
+//	GET /login     regenerates the session, sets userId, then as /session
+"use strict";
+
+const express = require("express");
+const session = require("express-session");
+const { RedisStore } = require("connect-redis");
+const { createClient } = require("redis");
+
+async function main() {
+  const client = createClient({ url: process.env.REDIS_URL });
+  client.on("error", (err) => console.error("redis:", err.message));
+  await client.connect();
+
+  const app = express();
+  app.use(
+    session({
+      store: new RedisStore({ client, prefix: process.env.PREFIX }),
+      secret: process.env.SECRET,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 60 * 60 * 1000, sameSite: "lax" },
+    }),
+  );
+
+  const show = (req, res) => res.json({ id: req.sessionID, session: req.session });
+  app.get("/session", show);
+  app.get("/visit", (req, res) => {
+    req.session.counter = (req.session.counter || 0) + 1;
+    req.session.name = "node";
+    show(req, res);
+  });
+  app.get("/login", (req, res, next) => {
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.userId = 7;
+      show(req, res);
+    });
+  });
+
+  const server = app.listen(0, "127.0.0.1", () => {
+    console.log("listening http://127.0.0.1:" + server.address().port);
+  });
+  const stop = () => server.close(() => client.quit().finally(() => process.exit(0)));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  // Exit with the Go test even if it could not kill us.
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
