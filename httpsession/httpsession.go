@@ -46,11 +46,30 @@
 // a hash (SHA-256) of the session's encoding, without the cookie, taken when
 // the session was loaded with one taken when the response goes out. That
 // costs one encoding of the session on load and one on each response,
-// besides the store's own decoding and encoding. An existing session that did not change is not rewritten: its expiry is reset
-// with [typedstore.Store.Touch] (one PEXPIRE), unless [Options.Resave] asks
-// for a rewrite. A new session that was never changed is neither stored nor
-// given a cookie, unless [Options.SaveUninitialized] is set, so a crawler or a
-// visitor who never logs in costs no write.
+// besides the store's own decoding and encoding. A new session that was
+// never changed is neither stored nor given a cookie, unless
+// [Options.SaveUninitialized] is set, so a crawler or a visitor who never
+// logs in costs no write.
+//
+// An existing session that did not change is not rewritten, unless
+// [Options.Resave] asks for it: its expiry is reset, by the GETEX that
+// loaded it when [Options.MaxAge] is set and T embeds the cookie (one
+// command per request), or else by [typedstore.Store.Touch] at the end of
+// the request (a PEXPIRE after the GET that loaded it, as express-session
+// and connect-redis do).
+//
+// # Concurrent requests
+//
+// A new session is written with [typedstore.Store.Create] (SET NX), so it
+// can never overwrite another session, and a loaded one with
+// [typedstore.Store.Replace] (SET XX): a session that another request
+// destroyed meanwhile (a logout in another tab) is not brought back to life
+// by a slower request that loaded it before. That save is dropped, logged at
+// level Info, and the browser's cookie cleared; [Session.Save] and
+// [Session.Update] report it as [ErrGone]. Changes that concurrent requests
+// make to one session are otherwise saved last-writer-wins, as in
+// express-session; [Session.Update] applies a change atomically instead, so
+// that neither request's change is lost.
 //
 // The cookie is sent when a new session is saved, when [Options.Rolling] is
 // set, when a session whose cookie has an expiry changed (the new expiry is
@@ -226,6 +245,17 @@ type Options struct {
 	// the store is touched either way.
 	Rolling bool
 
+	// LoadWithGet loads sessions with GET and resets the expiry of an
+	// unchanged one with a separate touch at the end of the request: two
+	// commands, as express-session and connect-redis send. Default false:
+	// when MaxAge is set and T embeds typedstore.Cookie, a session is loaded
+	// and its expiry reset in one GETEX, and the touch at the end is skipped
+	// unless the session's own max-age (SetMaxAge) or the store's TTLFunc
+	// asks for another expiry. Set it with go-redis's client-side cache,
+	// which can answer GET from memory but not GETEX, or with the store's
+	// TouchSlack, which only the separate touch applies.
+	LoadWithGet bool
+
 	// Resave writes the session to the store on every request, even when it
 	// did not change (express-session's resave). Default false: an
 	// unchanged session is only touched.
@@ -391,7 +421,17 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 		return m.newSession(r, hadCookie)
 	}
 	ctx := r.Context()
-	v, err := m.store.Get(ctx, id)
+	var v T
+	var err error
+	var extendedTo time.Time
+	if m.extendOnLoad() {
+		// One GETEX where a GET now and a PEXPIRE at the end would take two
+		// commands; the touch at the end is skipped if this one suffices.
+		v, err = m.store.GetAndExtend(ctx, id, m.opts.MaxAge)
+		extendedTo = time.Now().Add(m.opts.MaxAge)
+	} else {
+		v, err = m.store.Get(ctx, id)
+	}
 	switch {
 	case errors.Is(err, typedstore.ErrNotFound):
 		return m.newSession(r, hadCookie)
@@ -413,7 +453,7 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 	case err != nil:
 		return nil, err
 	}
-	s := &Session[T]{m: m, r: r, Data: v, id: id, cookieID: id, origID: id, hadCookie: true, stored: true}
+	s := &Session[T]{m: m, r: r, Data: v, id: id, cookieID: id, origID: id, hadCookie: true, stored: true, extendedTo: extendedTo}
 	s.cookie = m.newCookie(r)
 	if m.carrier {
 		stored := *any(&s.Data).(typedstore.CookieCarrier).SessionCookie()
@@ -435,6 +475,13 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 		s.savedHash, s.saved, s.savedID = s.origHash, true, id
 	}
 	return s, nil
+}
+
+// extendOnLoad reports whether sessions are loaded with GetAndExtend: when
+// their max-age is known before they are read, that is when T carries the
+// cookie and MaxAge is set, unless LoadWithGet asks otherwise.
+func (m *Manager[T]) extendOnLoad() bool {
+	return m.carrier && m.opts.MaxAge > 0 && !m.opts.LoadWithGet
 }
 
 // newSession returns a new, empty session under a new id.

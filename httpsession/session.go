@@ -16,6 +16,13 @@ import (
 // response's headers have gone out, too late to send the new cookie.
 var ErrCommitted = errors.New("httpsession: the response's headers have already been written")
 
+// ErrGone occurs when a session that this request loaded is saved or updated
+// after it left the store: another request destroyed it (a logout
+// elsewhere), or it expired. The middleware does not bring it back: nothing
+// is written, and the response clears the browser's cookie. Errors that wrap
+// ErrGone also wrap [typedstore.ErrNotFound].
+var ErrGone = fmt.Errorf("httpsession: session destroyed or expired during the request: %w", typedstore.ErrNotFound)
+
 // Session is the session of one request, returned by [Manager.Get]. Its
 // Data is saved when the response's headers go out (see the package
 // documentation for when it is written and when it is only touched).
@@ -50,6 +57,10 @@ type Session[T any] struct {
 	resend    bool // send the cookie even if the rules would not
 	forceSave bool // the stored cookie changed (SetMaxAge)
 	committed bool
+	gone      bool // the stored session left the store during the request
+	// extendedTo is when the store's copy expires after the load reset its
+	// expiry (GETEX); zero when the load did not.
+	extendedTo time.Time
 }
 
 // ID returns the session's id, the value signed in its cookie. It is a
@@ -127,6 +138,58 @@ func (s *Session[T]) Save(ctx context.Context) error {
 		s.resend = true
 	}
 	return nil
+}
+
+// Update applies fn to the session's data and saves the result at once, as
+// one atomic read-modify-write in the store ([typedstore.Store.Update]): if
+// another request changed the stored session since this one loaded it, fn
+// runs on the stored value, so neither change is lost. Use it for changes
+// that concurrent requests on one session may make, such as adding to a
+// cart from two tabs; plain changes to Data are saved with last-writer-wins,
+// as in express-session. Data is set to the saved value. fn may run more
+// than once and must not have side effects beyond its argument.
+//
+// For a session that is not in the store yet (new and not saved), fn is
+// applied to Data and the session is saved when the response goes out, as
+// usual. Update returns [ErrGone] for a session that left the store during
+// the request, and fn's error, with nothing saved, if fn fails. ctx bounds
+// the update.
+func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
+	if !s.stored {
+		return fn(&s.Data)
+	}
+	s.touchCookie()
+	var result T
+	err := s.m.store.Update(ctx, s.id, func(v *T) error {
+		if err := fn(v); err != nil {
+			return err
+		}
+		if cc, ok := any(v).(typedstore.CookieCarrier); ok {
+			*cc.SessionCookie() = s.Cookie()
+		}
+		result = *v
+		return nil
+	})
+	if errors.Is(err, typedstore.ErrNotFound) {
+		s.lost()
+		return ErrGone
+	}
+	if err != nil {
+		return err
+	}
+	s.Data = result
+	h, err := s.hash()
+	if err != nil {
+		return err
+	}
+	s.saved, s.savedID, s.savedHash, s.savedNow = true, s.id, h, true
+	return nil
+}
+
+// lost records that the stored session is gone: it is not written again, and
+// the browser's cookie is cleared.
+func (s *Session[T]) lost() {
+	s.stored, s.gone = false, true
 }
 
 // Regenerate moves the session to a new id, as a login must, so that an id
@@ -227,9 +290,25 @@ func (s *Session[T]) hash() ([sha256.Size]byte, error) {
 // write stores the session, with its cookie, under its id. h is the hash
 // of Data, which the caller has just computed.
 func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
+	if s.gone {
+		return ErrGone
+	}
 	s.touchCookie()
 	s.putCookie()
-	if err := s.m.store.Set(ctx, s.id, s.Data); err != nil {
+	// Replace (SET XX) for a session that was in the store, so that one
+	// destroyed meanwhile stays destroyed; Create (SET NX) for a new one, so
+	// that it can never overwrite another session.
+	var err error
+	if s.stored {
+		err = s.m.store.Replace(ctx, s.id, s.Data)
+	} else {
+		err = s.m.store.Create(ctx, s.id, s.Data)
+	}
+	if s.stored && errors.Is(err, typedstore.ErrNotFound) {
+		s.lost()
+		return ErrGone
+	}
+	if err != nil {
 		return err
 	}
 	s.saved, s.savedID, s.savedHash, s.savedNow = true, s.id, h, true
@@ -266,11 +345,18 @@ func (s *Session[T]) commit(h http.Header) error {
 	}
 	save = save || s.forceSave
 	switch {
+	case s.gone:
 	case save:
-		if err := s.write(ctx, sum); err != nil {
+		err := s.write(ctx, sum)
+		if errors.Is(err, ErrGone) {
+			s.m.logger().InfoContext(ctx, "httpsession: session destroyed or expired during the request; not saved",
+				"session", idHint(s.id))
+			break
+		}
+		if err != nil {
 			return err
 		}
-	case !isNew && !s.savedNow:
+	case !isNew && !s.savedNow && !s.extendedEnough():
 		s.putCookie()
 		err := s.m.store.Touch(ctx, s.id, s.Data)
 		if err != nil && !errors.Is(err, typedstore.ErrNotFound) {
@@ -281,9 +367,12 @@ func (s *Session[T]) commit(h http.Header) error {
 	}
 
 	var send bool
-	if isNew {
+	switch {
+	case s.gone:
+		send = false
+	case isNew:
 		send = s.stored && (opts.SaveUninitialized || modified || s.resend)
-	} else {
+	default:
 		send = opts.Rolling || s.resend || (s.cookie.ExpiresAt != nil && modified)
 	}
 	if send && s.cookie.Secure && !s.m.isTLS(s.r) {
@@ -293,12 +382,25 @@ func (s *Session[T]) commit(h http.Header) error {
 	switch {
 	case send:
 		s.setCookie(h, s.httpCookie())
-	case s.destroyed && s.hadCookie:
+	case (s.destroyed || s.gone) && s.hadCookie:
 		c := s.httpCookie()
 		c.Value, c.MaxAge, c.Expires = "", -1, time.Unix(0, 0)
 		s.setCookie(h, c)
 	}
 	return nil
+}
+
+// extendedEnough reports whether the load already reset the stored
+// session's expiry to within a second of what a touch now would set, so that
+// the touch can be skipped.
+func (s *Session[T]) extendedEnough() bool {
+	if s.extendedTo.IsZero() {
+		return false
+	}
+	s.putCookie()
+	want := time.Now().Add(s.m.store.TTL(s.Data))
+	d := want.Sub(s.extendedTo)
+	return d > -time.Second && d < time.Second
 }
 
 // httpCookie returns the session's cookie, signed with the first secret.

@@ -2,6 +2,8 @@
 package leakcheck
 
 import (
+	"fmt"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -19,20 +21,9 @@ func Check(t testing.TB) {
 	t.Helper()
 	before := goroutines()
 	t.Cleanup(func() {
-		var extra []string
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			extra = extra[:0]
-			for id, stack := range goroutines() {
-				if _, ok := before[id]; !ok && !ignored(stack) {
-					extra = append(extra, stack)
-				}
-			}
-			if len(extra) == 0 {
-				return
-			}
+		if extra := leaked(before); len(extra) > 0 {
+			t.Errorf("%d goroutines leaked:\n\n%s", len(extra), strings.Join(extra, "\n\n"))
 		}
-		sort.Strings(extra)
-		t.Errorf("%d goroutines leaked:\n\n%s", len(extra), strings.Join(extra, "\n\n"))
 	})
 }
 
@@ -68,4 +59,39 @@ func goroutines() map[string]string {
 		}
 	}
 	return out
+}
+
+// Main runs a package's tests, as a TestMain does, and then fails the run if
+// goroutines that were not running before the tests are still running after
+// a grace period: a leak in some test of the package, which the listed stacks
+// point to.
+func Main(m *testing.M) {
+	before := goroutines()
+	code := m.Run()
+	if code == 0 {
+		if extra := leaked(before); len(extra) > 0 {
+			fmt.Fprintf(os.Stderr, "leakcheck: %d goroutines leaked by the tests:\n\n%s\n", len(extra), strings.Join(extra, "\n\n"))
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// leaked returns the stacks of the goroutines not in before that are still
+// running after a grace period of up to five seconds, sorted.
+func leaked(before map[string]string) []string {
+	var extra []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		extra = extra[:0]
+		for id, stack := range goroutines() {
+			if _, ok := before[id]; !ok && !ignored(stack) {
+				extra = append(extra, stack)
+			}
+		}
+		if len(extra) == 0 {
+			return nil
+		}
+	}
+	sort.Strings(extra)
+	return extra
 }
