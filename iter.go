@@ -33,6 +33,15 @@ const maxReportedCorrupt = 100
 // iteration is yielded; one written or deleted meanwhile may or may not be.
 // An id may belong to a session that expires before the caller looks at it.
 //
+// On a cluster, a session whose slot moves to another master during the
+// iteration (resharding, failover) could slip past a single pass over the
+// masters. So the iteration reads each master's slot assignments (CLUSTER
+// NODES) before and after its pass over the masters, and scans again,
+// skipping the ids already yielded, while they changed or a slot was being
+// migrated, up to five passes in all. That costs two CLUSTER NODES per master
+// per pass; a cluster whose slots never stop moving can still hide a session
+// from an iteration after the fifth pass.
+//
 // Breaking out of the loop stops all further Redis calls and is not an error.
 // A Redis error or a done context ends the iteration; the error function
 // then returns it, wrapped (errors.Is finds the context's error).
@@ -145,7 +154,7 @@ func (s *Store[T]) fetch(ctx context.Context, keys []string) ([]fetched, error) 
 	if s.multiKey {
 		vals, err := s.client.MGet(ctx, keys...).Result()
 		if err != nil {
-			return nil, wrapErr(ctx, "mget", err)
+			return nil, s.wrapErr(ctx, "mget", err)
 		}
 		return s.fromMGet(ctx, keys, vals)
 	}
@@ -165,7 +174,7 @@ func (s *Store[T]) fetch(ctx context.Context, keys []string) ([]fetched, error) 
 		case redis.HasErrorPrefix(err, "WRONGTYPE"):
 			out[i].err = err
 		case err != nil:
-			return nil, wrapErr(ctx, "get batch", err)
+			return nil, s.wrapErr(ctx, "get batch", err)
 		default:
 			out[i].data = b
 		}
@@ -197,7 +206,7 @@ func (s *Store[T]) fromMGet(ctx context.Context, keys []string, vals []any) ([]f
 		return nil
 	})
 	if err != nil {
-		return nil, wrapErr(ctx, "type", err)
+		return nil, s.wrapErr(ctx, "type", err)
 	}
 	for j, i := range missing {
 		if t := types[j].Val(); t != "none" && t != "string" {
@@ -219,7 +228,7 @@ func (s *Store[T]) fetchAndScan(ctx context.Context, node redis.Cmdable, keys []
 		return nil
 	})
 	if err != nil {
-		return nil, nil, 0, wrapErr(ctx, "mget and scan", err)
+		return nil, nil, 0, s.wrapErr(ctx, "mget and scan", err)
 	}
 	vals, err := s.fromMGet(ctx, keys, mget.Val())
 	if err != nil {
@@ -235,19 +244,76 @@ func (s *Store[T]) fetchAndScan(ctx context.Context, node redis.Cmdable, keys []
 // values. It stops when fn returns false or an error, when a Redis call
 // fails, or when ctx is done. fn must not keep keys after it returns.
 func (s *Store[T]) scanKeys(ctx context.Context, withValues bool, fn func(context.Context, []string, []fetched) (bool, error)) error {
-	nodes, err := s.nodes(ctx)
-	if err != nil {
-		return err
-	}
 	seen := newKeySet()
+	for pass := 1; ; pass++ {
+		nodes, err := s.nodes(ctx)
+		if err != nil {
+			return err
+		}
+		before, err := s.topology(ctx, nodes)
+		if err != nil {
+			return err
+		}
+		stopped, err := s.scanPass(ctx, nodes, seen, withValues, fn)
+		if err != nil || stopped {
+			return err
+		}
+		after, err := s.topology(ctx, nodes)
+		if err != nil {
+			return err
+		}
+		// Keys move between masters only while a slot migrates or when a
+		// slot changes hands: a key that moved from a master not yet
+		// scanned to one already scanned was missed. Scan again (keys
+		// already passed are skipped) until a pass saw the topology stand
+		// still, at most maxScanPasses times.
+		if (before == after && !strings.Contains(after, "[")) || pass == maxScanPasses {
+			return nil
+		}
+	}
+}
+
+// maxScanPasses bounds how many times scanKeys scans a cluster whose slots
+// move while it scans.
+const maxScanPasses = 5
+
+// topology returns, for a cluster, each master's own view of its id, config
+// epoch and slots, including slots being migrated or imported ("[…]"), so
+// that two equal results with no "[" mean that no key moved between masters
+// in between. For a single server or a ring it returns "".
+func (s *Store[T]) topology(ctx context.Context, nodes []redis.Cmdable) (string, error) {
+	if _, ok := s.client.(*redis.ClusterClient); !ok {
+		return "", nil
+	}
+	var b strings.Builder
+	for _, n := range nodes {
+		out, err := n.ClusterNodes(ctx).Result()
+		if err != nil {
+			return "", s.wrapErr(ctx, "cluster nodes", err)
+		}
+		for line := range strings.SplitSeq(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 8 && strings.Contains(f[2], "myself") {
+				// id, flags, config epoch, slots; not the ping times.
+				b.WriteString(strings.Join(append([]string{f[0], f[2], f[6]}, f[8:]...), " "))
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+// scanPass scans every node once, passing fn the keys not in seen. It
+// reports whether fn asked to stop.
+func (s *Store[T]) scanPass(ctx context.Context, nodes []redis.Cmdable, seen *keySet, withValues bool, fn func(context.Context, []string, []fetched) (bool, error)) (bool, error) {
 	var batch []string
 	for _, node := range nodes {
 		if err := ctx.Err(); err != nil {
-			return wrapErr(ctx, "scan", err)
+			return false, s.wrapErr(ctx, "scan", err)
 		}
 		keys, cursor, err := node.Scan(ctx, 0, s.match, int64(s.count)).Result()
 		if err != nil {
-			return wrapErr(ctx, "scan", err)
+			return false, s.wrapErr(ctx, "scan", err)
 		}
 		for {
 			batch = batch[:0]
@@ -269,28 +335,28 @@ func (s *Store[T]) scanKeys(ctx context.Context, withValues bool, fn func(contex
 						vals, err = s.fetch(ctx, batch)
 					}
 					if err != nil {
-						return err
+						return false, err
 					}
 				}
 				more, err := fn(ctx, batch, vals)
 				if err != nil || !more {
-					return err
+					return !more, err
 				}
 			}
 			if cursor == 0 && !scanned {
 				break
 			}
 			if err := ctx.Err(); err != nil {
-				return wrapErr(ctx, "scan", err)
+				return false, s.wrapErr(ctx, "scan", err)
 			}
 			if !scanned {
 				if keys, cursor, err = node.Scan(ctx, cursor, s.match, int64(s.count)).Result(); err != nil {
-					return wrapErr(ctx, "scan", err)
+					return false, s.wrapErr(ctx, "scan", err)
 				}
 			}
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // nodes returns the clients to scan: every master of a cluster, every live
@@ -316,7 +382,7 @@ func (s *Store[T]) nodes(ctx context.Context) ([]redis.Cmdable, error) {
 		return []redis.Cmdable{s.client}, nil
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, "list nodes", err)
+		return nil, s.wrapErr(ctx, "list nodes", err)
 	}
 	slices.SortFunc(nodes, func(a, b *redis.Client) int { return strings.Compare(a.Options().Addr, b.Options().Addr) })
 	out := make([]redis.Cmdable, len(nodes))

@@ -315,7 +315,7 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 		return v, err
 	}
 	if err := ctx.Err(); err != nil {
-		return v, wrapErr(ctx, "get", err)
+		return v, s.wrapErr(ctx, "get", err)
 	}
 	data, err := s.get(ctx, key)
 	if err != nil {
@@ -341,7 +341,7 @@ func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duratio
 		return v, err
 	}
 	if err := ctx.Err(); err != nil {
-		return v, wrapErr(ctx, "get and extend", err)
+		return v, s.wrapErr(ctx, "get and extend", err)
 	}
 	ttl = ceilMillis(ttl)
 	var data []byte
@@ -385,7 +385,7 @@ func (s *Store[T]) getErr(ctx context.Context, op, id string, err error) error {
 	case redis.HasErrorPrefix(err, "WRONGTYPE"):
 		return &CorruptError{ID: id, Err: err}
 	}
-	return wrapErr(ctx, op, err)
+	return s.wrapErr(ctx, op, err)
 }
 
 // decode decodes the stored value of id, or returns a *CorruptError.
@@ -422,11 +422,11 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return wrapErr(ctx, "set", err)
+		return s.wrapErr(ctx, "set", err)
 	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
-		return wrapErr(ctx, "set: delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
+		return s.wrapErr(ctx, "set: delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
 	}
 	data, err := s.encode(id, v)
 	if err != nil {
@@ -435,7 +435,7 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 	if s.noTTL {
 		ttl = 0 // SET without EX/PX also clears an expiry the key had
 	}
-	return wrapErr(ctx, "set", s.set(ctx, key, data, ttl, ""))
+	return s.wrapErr(ctx, "set", s.set(ctx, key, data, ttl, ""))
 }
 
 // Touch resets the expiry of the session stored under id from v, by the
@@ -453,16 +453,16 @@ func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
-		return wrapErr(ctx, "touch", err)
+		return s.wrapErr(ctx, "touch", err)
 	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
-		return wrapErr(ctx, "touch: delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
+		return s.wrapErr(ctx, "touch: delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
 	}
 	if s.slack > 0 {
 		n, err := touchScript.Run(ctx, s.client, []string{key}, ttl.Milliseconds(), s.slack.Milliseconds()).Int()
 		if err != nil {
-			return wrapErr(ctx, "touch", err)
+			return s.wrapErr(ctx, "touch", err)
 		}
 		if n < 0 {
 			return ErrNotFound
@@ -471,7 +471,7 @@ func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
 	}
 	cmd := redis.NewBoolCmd(ctx, "pexpire", key, ttl.Milliseconds())
 	if err := s.do(ctx, cmd); err != nil {
-		return wrapErr(ctx, "touch", err)
+		return s.wrapErr(ctx, "touch", err)
 	}
 	if !cmd.Val() {
 		return ErrNotFound
@@ -507,9 +507,9 @@ func (s *Store[T]) Delete(ctx context.Context, ids ...string) error {
 		keys[i] = k
 	}
 	if err := ctx.Err(); err != nil {
-		return wrapErr(ctx, "delete", err)
+		return s.wrapErr(ctx, "delete", err)
 	}
-	return wrapErr(ctx, "delete", s.del(ctx, keys))
+	return s.wrapErr(ctx, "delete", s.del(ctx, keys))
 }
 
 // Clear deletes every session under the store's prefix, and nothing else:
@@ -518,7 +518,7 @@ func (s *Store[T]) Delete(ctx context.Context, ids ...string) error {
 // Clear runs may or may not survive it.
 func (s *Store[T]) Clear(ctx context.Context) error {
 	return s.scanKeys(ctx, false, func(ctx context.Context, keys []string, _ []fetched) (bool, error) {
-		return true, wrapErr(ctx, "clear", s.del(ctx, keys))
+		return true, s.wrapErr(ctx, "clear", s.del(ctx, keys))
 	})
 }
 
@@ -630,4 +630,31 @@ func wrapErr(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("typedstore: %s: %w (%w)", op, cerr, err)
 	}
 	return fmt.Errorf("typedstore: %s: %w", op, err)
+}
+
+// wrapErr is the package's wrapErr, after asking a cluster client to reload
+// its slot map when err says that a node could not be reached (see
+// reloadOnNetError).
+func (s *Store[T]) wrapErr(ctx context.Context, op string, err error) error {
+	s.reloadOnNetError(err)
+	return wrapErr(ctx, op, err)
+}
+
+// reloadOnNetError asks a cluster client to reload its slot map after an
+// error that is not a reply from Redis (a refused or broken connection) nor
+// the context's. A master that died sends no MOVED reply, and go-redis
+// (v9.22 and later) otherwise goes on routing its slots to the dead address
+// until its slot map is ClusterStateReloadInterval old, 60 s by default
+// (redis/go-redis#3979). The reload is asynchronous and go-redis runs at
+// most one at a time, so a burst of errors costs one CLUSTER SLOTS.
+func (s *Store[T]) reloadOnNetError(err error) {
+	c, ok := s.client.(*redis.ClusterClient)
+	if !ok || err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return
+	}
+	c.ReloadState(context.Background())
 }

@@ -70,11 +70,11 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 	for attempt := range s.attempts {
 		if attempt > 0 {
 			if err := pause(ctx, attempt); err != nil {
-				return wrapErr(ctx, "update", err)
+				return s.wrapErr(ctx, "update", err)
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return wrapErr(ctx, "update", err)
+			return s.wrapErr(ctx, "update", err)
 		}
 		old, err := s.get(ctx, key)
 		if err != nil {
@@ -101,7 +101,7 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		}
 		n, err := casScript.Run(ctx, s.client, []string{key}, old, data, strconv.FormatInt(ttlArg, 10)).Int()
 		if err != nil {
-			return wrapErr(ctx, "update", err)
+			return s.wrapErr(ctx, "update", err)
 		}
 		if n == 1 {
 			return nil
@@ -147,14 +147,14 @@ func (s *Store[T]) setMode(ctx context.Context, op, mode, id string, v T, notSet
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return wrapErr(ctx, op, err)
+		return s.wrapErr(ctx, op, err)
 	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
 		if mode == "NX" {
 			return nil
 		}
-		return wrapErr(ctx, op+": delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
+		return s.wrapErr(ctx, op+": delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
 	}
 	data, err := s.encode(id, v)
 	if err != nil {
@@ -167,5 +167,5 @@ func (s *Store[T]) setMode(ctx context.Context, op, mode, id string, v T, notSet
 	if err == redis.Nil {
 		return fmt.Errorf("%w (%s %q)", notSet, op, id)
 	}
-	return wrapErr(ctx, op, err)
+	return s.wrapErr(ctx, op, err)
 }
