@@ -42,13 +42,13 @@ func TestClientSideCache(t *testing.T) {
 	if got, err := s.Get(ctx, "k"); err != nil || got.UserID != 1 {
 		t.Fatalf("first Get = %+v, %v; want user 1", got, err)
 	}
-	before := commandCalls(t, other)["get"]
+	before := redistest.CommandCalls(t, other)["get"]
 	for range 100 {
 		if got, err := s.Get(ctx, "k"); err != nil || got.UserID != 1 {
 			t.Fatalf("cached Get = %+v, %v; want user 1", got, err)
 		}
 	}
-	if n := commandCalls(t, other)["get"] - before; n != 0 {
+	if n := redistest.CommandCalls(t, other)["get"] - before; n != 0 {
 		t.Errorf("100 Gets of an unchanged session sent %d GETs to the server; want 0 (served from the cache)", n)
 	}
 

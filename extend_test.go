@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,26 +15,6 @@ import (
 	"github.com/typedstore/typedstore/internal/leakcheck"
 	"github.com/typedstore/typedstore/internal/redistest"
 )
-
-// commandCalls returns how many times the server has run each command, from
-// INFO commandstats.
-func commandCalls(t *testing.T, c *redis.Client) map[string]int {
-	t.Helper()
-	info, err := c.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := map[string]int{}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ",")
-		calls[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(n)
-	}
-	return calls
-}
 
 func diffCalls(before, after map[string]int) map[string]int {
 	d := map[string]int{}
@@ -61,9 +39,9 @@ func TestGetAndExtend(t *testing.T) {
 		if err := s.Set(ctx, "k", expiring(4, time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		before := commandCalls(t, client)
+		before := redistest.CommandCalls(t, client)
 		got, err := s.GetAndExtend(ctx, "k", time.Hour)
-		calls := diffCalls(before, commandCalls(t, client))
+		calls := diffCalls(before, redistest.CommandCalls(t, client))
 		if err != nil || got.UserID != 4 {
 			t.Fatalf("GetAndExtend = %+v, %v; want user 4", got, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -157,25 +156,6 @@ func TestSessionUpdateOfNewSession(t *testing.T) {
 	}
 }
 
-// commandCalls returns how many times the server has run each command.
-func commandCalls(t *testing.T, c *redis.Client) map[string]int {
-	t.Helper()
-	info, err := c.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := map[string]int{}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ",")
-		calls[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(n)
-	}
-	return calls
-}
-
 // A request that only reads an existing session costs one command (GETEX)
 // where express-session + connect-redis send two (GET, then EXPIRE); with
 // LoadWithGet it costs the two.
@@ -202,11 +182,11 @@ func TestCommandsPerReadOnlyRequest(t *testing.T) {
 			id := idOf(t, cookie)
 			client.PExpire(context.Background(), "sess:"+id, time.Minute)
 
-			before := commandCalls(t, client)
+			before := redistest.CommandCalls(t, client)
 			if res := e.do("/get", cookie); !strings.Contains(res.body, "counter=1") {
 				t.Fatalf("/get = %q", res.body)
 			}
-			after := commandCalls(t, client)
+			after := redistest.CommandCalls(t, client)
 			sent := map[string]int{}
 			for name, n := range after {
 				if d := n - before[name]; d > 0 && name != "info" {

@@ -116,7 +116,12 @@ func (s *Server) start(bin string) error {
 		"--save", "", "--appendonly", "no", "--dir", s.Dir,
 		"--logfile", "redis.log", "--daemonize", "no",
 	}, s.args...)
-	cmd := exec.Command(bin, args...)
+	return s.run("redis-server", exec.Command(bin, args...))
+}
+
+// run starts cmd, a redis-server process for s, and waits until it answers
+// PING on s.Addr, for at most 10 seconds.
+func (s *Server) run(what string, cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -127,7 +132,7 @@ func (s *Server) start(bin string) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			return fmt.Errorf("redis-server exited: %s", s.logTail())
+			return fmt.Errorf("%s exited: %s", what, s.logTail())
 		default:
 		}
 		if ping(s.Addr) == nil {
@@ -138,7 +143,7 @@ func (s *Server) start(bin string) error {
 	}
 	cmd.Process.Kill()
 	<-done
-	return errors.New("redis-server did not answer PING within 10s")
+	return fmt.Errorf("%s did not answer PING within 10s", what)
 }
 
 // Stop kills the server by pid and waits for its port to close.
@@ -231,4 +236,24 @@ func FreePort(max int) (int, error) {
 		}
 	}
 	return 0, errors.New("redistest: no free port found")
+}
+
+// CommandCalls returns how many times the server behind c has run each
+// command, by lower-case name, from INFO commandstats.
+func CommandCalls(t testing.TB, c redis.UniversalClient) map[string]int {
+	t.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok {
+			continue
+		}
+		n, _, _ := strings.Cut(rest, ",")
+		calls[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(n)
+	}
+	return calls
 }

@@ -2,7 +2,6 @@ package redistest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -117,29 +116,7 @@ sentinel parallel-syncs %[3]s 1
 // startSentinel runs redis-server path --sentinel and waits for it to answer
 // PING.
 func (s *Server) startSentinel(bin, path string) error {
-	cmd := exec.Command(bin, path, "--sentinel")
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	s.cmd = cmd
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return fmt.Errorf("redis-server --sentinel exited: %s", s.logTail())
-		default:
-		}
-		if ping(s.Addr) == nil {
-			s.done = done
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Kill()
-	<-done
-	return errors.New("sentinel did not answer PING within 10s")
+	return s.run("redis-server --sentinel", exec.Command(bin, path, "--sentinel"))
 }
 
 // SentinelAddrs returns the addresses of the three sentinels.
