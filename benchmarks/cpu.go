@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The machine a benchmark runs on may be busy with other work (a CI job, a
+// developer's tests). cpuWatch measures how much CPU the processes outside
+// the benchmark (this driver, its redis-server and its Node process) used
+// during a window, so that a window disturbed by them can be run again.
+
+// clockTick is the kernel's USER_HZ: /proc reports CPU time in these.
+const clockTick = 100
+
+type cpuWatch struct {
+	pids []int // processes of the benchmark besides this one
+}
+
+type cpuMark struct {
+	at    time.Time
+	busy  uint64 // all CPUs' user, nice, system and steal time
+	owned uint64 // the benchmark's processes' user and system time
+}
+
+func (w *cpuWatch) mark() cpuMark {
+	m := cpuMark{at: time.Now(), busy: machineBusy(), owned: procTime("self")}
+	for _, pid := range w.pids {
+		m.owned += procTime(strconv.Itoa(pid))
+	}
+	return m
+}
+
+// foreign returns the CPU, in cores, that other processes used between a
+// and b; 0 when /proc cannot tell.
+func foreign(a, b cpuMark) float64 {
+	secs := b.at.Sub(a.at).Seconds()
+	if secs <= 0 || b.busy < a.busy {
+		return 0
+	}
+	other := float64(b.busy-a.busy) - float64(b.owned-a.owned)
+	return max(other, 0) / clockTick / secs
+}
+
+// machineBusy returns the busy time of all CPUs from /proc/stat: user, nice,
+// system and steal. Interrupt time is left out: the loopback traffic of the
+// benchmark itself is handled there.
+func machineBusy() uint64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var sum uint64
+	for _, i := range []int{1, 2, 3, 8} { // user nice system (idle iowait irq softirq) steal
+		n, _ := strconv.ParseUint(f[i], 10, 64)
+		sum += n
+	}
+	return sum
+}
+
+// procTime returns the user and system time of a process (a pid, or "self").
+func procTime(pid string) uint64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields start after it.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseUint(f[11], 10, 64)
+	stime, _ := strconv.ParseUint(f[12], 10, 64)
+	return utime + stime
+}

@@ -1,0 +1,622 @@
+// Command benchmarks compares typedstore with raw go-redis, scs with its
+// go-redis store, the gorilla redisstore and connect-redis on Node, against
+// one private redis-server, and prints one Markdown table.
+//
+//	bash run.sh            # installs the pinned npm packages, then: go run .
+//	go run . -reps 5       # more repetitions
+//	go run . -quick        # every cell once, briefly: a smoke test (< 60 s)
+//
+// It starts redis-server (from the PATH) on a free loopback port, preloads
+// -sessions sessions of about 500 bytes of JSON, and runs, for -reps
+// repetitions, every workload at every concurrency for every contender, in
+// an order that rotates from one repetition to the next. Each cell runs its
+// callers for a warm-up, then counts the operations completed in a fixed
+// window. The table shows medians over the repetitions; the ratio is the
+// contender's throughput over raw go-redis + goccy/go-json's in the same
+// workload and repetition.
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	flagQuick    = flag.Bool("quick", false, "run every cell once, briefly, on 5,000 sessions: a smoke test")
+	flagReps     = flag.Int("reps", 5, "repetitions; the table shows medians")
+	flagWindow   = flag.Duration("window", 400*time.Millisecond, "measured time of each cell")
+	flagWarm     = flag.Duration("warm", 80*time.Millisecond, "warm-up before each cell's window")
+	flagSessions = flag.Int("sessions", 100_000, "sessions preloaded")
+	flagConc     = flag.String("c", "1,32,256", "concurrencies (goroutines, or Node async callers)")
+	flagOnly     = flag.String("only", "", "comma-separated workloads to run (default: all of them)")
+	flagNoNode   = flag.Bool("nonode", false, "leave out connect-redis")
+	flagNodeDir  = flag.String("nodedir", "node", "directory of bench.mjs and its node_modules")
+	flagOut      = flag.String("o", "", "also write the table to this file")
+	flagForeign  = flag.Float64("maxforeign", 0.25, "run a window again when other processes used more than this many cores during it")
+	flagRetries  = flag.Int("retries", 3, "the most times a disturbed window is run again; the least disturbed run is kept")
+	flagCPUProf  = flag.String("cpuprofile", "", "write a CPU profile of the Go side of the whole run to this file")
+)
+
+// baseline is the contender that ratios are relative to.
+const baseline = "raw go-redis + goccy"
+
+// sample is one cell's measurement in one repetition.
+type sample struct {
+	opsPerSec  float64
+	usPerOp    float64 // mean latency of one call (for "all": time per session)
+	allocsOp   float64 // Go only; -1 when not measured
+	bytesOp    float64
+	cmdsPerOp  float64 // Redis commands per operation, from INFO commandstats
+	cmdDetail  map[string]float64
+	foreign    float64 // cores that other processes used during the window
+	ratio      float64
+	iterations int     // for "all": passes
+	peakHeap   float64 // for "all": the live heap's growth halfway through the pass, in bytes; -1 when not measured
+}
+
+type cellKey struct {
+	w    workload
+	c    int
+	name string
+}
+
+func main() {
+	flag.Parse()
+	if *flagQuick {
+		*flagReps = 1
+		*flagWindow = 60 * time.Millisecond
+		*flagWarm = 20 * time.Millisecond
+		if !flagSet("sessions") {
+			*flagSessions = 5000
+		}
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmarks:", err)
+		os.Exit(1)
+	}
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func run() error {
+	ctx := context.Background()
+	if *flagCPUProf != "" {
+		f, err := os.Create(*flagCPUProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	load0 := loadAvg()
+	concs, err := parseInts(*flagConc)
+	if err != nil {
+		return err
+	}
+	workloads := []workload{wLoad, wSave, wTouch, wLoadTouch, wAll}
+	if *flagOnly != "" {
+		known := workloads
+		workloads = nil
+		for _, f := range strings.Split(*flagOnly, ",") {
+			w := workload(strings.TrimSpace(f))
+			if !slices.Contains(known, w) {
+				return fmt.Errorf("-only: unknown workload %q (want some of %v)", w, known)
+			}
+			workloads = append(workloads, w)
+		}
+	}
+
+	srv, err := startServer()
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	logf("redis-server pid %d on %s", srv.pid(), srv.addr)
+
+	ids := makeIDs(*flagSessions)
+	sess := newSession(time.Now())
+	jsonData, err := goccyJSON.marshal(sess)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := preload(ctx, srv.addr, ids, sess, jsonData); err != nil {
+		return err
+	}
+	logf("preloaded %d sessions of %d bytes of JSON in 3 databases in %v", len(ids), len(jsonData), time.Since(start).Round(time.Millisecond))
+
+	currentIDs = ids
+	e := &env{addr: srv.addr, sess: sess, jsonData: jsonData, ids: ids, workers: slices.Max(concs)}
+	contenders := []*contender{
+		newRaw(e, "raw go-redis + encoding/json", stdJSON, false),
+		newRaw(e, baseline, goccyJSON, true),
+	}
+	for _, v := range typedstoreVariants {
+		c, err := newTypedstore(e, v.name, v.autoPipeline)
+		if err != nil {
+			return err
+		}
+		contenders = append(contenders, c)
+	}
+	contenders = append(contenders, newSCS(e))
+	g, err := newGorilla(e)
+	if err != nil {
+		return err
+	}
+	contenders = append(contenders, g)
+	var skipped []string
+	var nodeVersion string
+	if !*flagNoNode {
+		n, err := startNode(*flagNodeDir, srv.addr, ids, jsonData)
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("connect-redis: %v", err))
+			logf("connect-redis left out: %v", err)
+		} else {
+			defer n.stop()
+			nodeVersion = n.version
+			contenders = append(contenders, &contender{
+				name:  "connect-redis (Node)",
+				node:  n,
+				notes: map[workload]string{wLoadTouch: "get, then touch: GET, then EXPIRE", wAll: "all(): SCAN every key, then one MGET of all"},
+			})
+		}
+	}
+	defer func() {
+		for _, c := range contenders {
+			if c.close != nil {
+				c.close()
+			}
+		}
+	}()
+
+	admin := redis.NewClient(&redis.Options{Addr: srv.addr})
+	defer admin.Close()
+	watch := &cpuWatch{pids: []int{srv.pid()}}
+	for _, ct := range contenders {
+		if ct.node != nil {
+			watch.pids = append(watch.pids, ct.node.cmd.Process.Pid)
+		}
+	}
+	var windows, retried, disturbed int
+	var foreignSum float64
+
+	results := map[cellKey][]sample{}
+	begin := time.Now()
+	for rep := range *flagReps {
+		for _, w := range workloads {
+			cs := concs
+			if w == wAll {
+				cs = []int{1}
+			}
+			for _, c := range cs {
+				// Rotate the order of the contenders from one repetition and
+				// cell to the next, so that none always runs first or last.
+				order := slices.Clone(contenders)
+				shift := (rep + len(results)) % len(order)
+				order = append(order[shift:], order[:shift]...)
+				row := map[string]sample{}
+				for _, ct := range order {
+					if !ct.has(w) {
+						continue
+					}
+					// Run the window again, up to -retries times, while other
+					// processes took CPU from it; keep the least disturbed.
+					var best sample
+					for attempt := 0; ; attempt++ {
+						m0 := watch.mark()
+						s, err := measure(ctx, admin, ct, w, c, len(ids))
+						if err != nil {
+							return fmt.Errorf("%s, %s, c=%d: %w", ct.name, w, c, err)
+						}
+						s.foreign = foreign(m0, watch.mark())
+						if attempt == 0 || s.foreign < best.foreign {
+							best = s
+						}
+						if best.foreign <= *flagForeign || attempt >= *flagRetries {
+							break
+						}
+						retried++
+					}
+					windows++
+					foreignSum += best.foreign
+					if best.foreign > *flagForeign {
+						disturbed++
+					}
+					row[ct.name] = best
+				}
+				base, ok := row[baseline]
+				for name, s := range row {
+					if ok && base.opsPerSec > 0 {
+						s.ratio = s.opsPerSec / base.opsPerSec
+					}
+					k := cellKey{w, c, name}
+					results[k] = append(results[k], s)
+				}
+			}
+		}
+		logf("repetition %d of %d done (%v)", rep+1, *flagReps, time.Since(begin).Round(time.Second))
+	}
+
+	var out strings.Builder
+	writeTable(&out, results, contenders, workloads, concs)
+	fmt.Fprintf(&out, "\n%s\n", describe(srv, len(ids), len(jsonData), nodeVersion, load0, loadAvg()))
+	fmt.Fprintf(&out, "- other processes on the machine used %.2f cores on average during the %d windows kept; %d windows were run again because they used more than %.2f; %d kept windows still exceed it\n",
+		foreignSum/float64(max(windows, 1)), windows, retried, *flagForeign, disturbed)
+	for _, s := range skipped {
+		fmt.Fprintf(&out, "\nNot measured: %s\n", s)
+	}
+	fmt.Print(out.String())
+	if *flagOut != "" {
+		return os.WriteFile(*flagOut, []byte(out.String()), 0o644)
+	}
+	return nil
+}
+
+func (c *contender) has(w workload) bool {
+	if c.node != nil {
+		return true
+	}
+	if w == wAll {
+		return c.all != nil
+	}
+	return c.ops[w] != nil
+}
+
+// measure runs one cell: contender ct on workload w at concurrency c.
+func measure(ctx context.Context, admin *redis.Client, ct *contender, w workload, c, sessions int) (sample, error) {
+	runtime.GC() // do not bill this cell for the garbage of the previous one
+	before, err := commandCalls(ctx, admin)
+	if err != nil {
+		return sample{}, err
+	}
+	var s sample
+	var total int64
+	switch {
+	case ct.node != nil:
+		r, err := ct.node.run(w, c, *flagWarm, *flagWindow)
+		if err != nil {
+			return sample{}, err
+		}
+		s = rate(r.Ops, r.Seconds, c)
+		s.allocsOp, s.bytesOp = -1, -1
+		total = r.Total
+		if w == wAll {
+			if r.Ops != int64(sessions) {
+				return sample{}, fmt.Errorf("all() returned %d sessions; want %d", r.Ops, sessions)
+			}
+			s = rate(r.Ops, r.Seconds, 1)
+			s.allocsOp, s.bytesOp = -1, -1
+			s.iterations = 1
+			s.peakHeap = -1
+		}
+	case w == wAll:
+		s, total, err = measureAll(ctx, ct, sessions)
+	default:
+		s, total, err = measureOps(ctx, ct.ops[w], c)
+	}
+	if err != nil {
+		return sample{}, err
+	}
+	after, err := commandCalls(ctx, admin)
+	if err != nil {
+		return sample{}, err
+	}
+	if w == wAll {
+		total = 1 // commands per pass, not per session
+	}
+	if total > 0 {
+		s.cmdDetail = map[string]float64{}
+		for name, n := range diffCalls(before, after) {
+			s.cmdDetail[name] = float64(n) / float64(total)
+			s.cmdsPerOp += float64(n) / float64(total)
+		}
+	}
+	return s, nil
+}
+
+func rate(ops int64, seconds float64, c int) sample {
+	if ops == 0 || seconds <= 0 {
+		return sample{}
+	}
+	return sample{opsPerSec: float64(ops) / seconds, usPerOp: seconds * 1e6 * float64(c) / float64(ops)}
+}
+
+// measureOps runs op from c goroutines, each on ids drawn at random: a
+// warm-up, then a window in which completed calls, allocations and time are
+// counted. It also returns the number of calls made in all, warm-up
+// included, to turn Redis's command counts into commands per call.
+func measureOps(ctx context.Context, op opFunc, c int) (sample, int64, error) {
+	ids := currentIDs
+	var phase atomic.Int32 // 0: warm-up, 1: measuring, 2: stop
+	type counter struct {
+		measured, total int64
+		err             error
+		_               [40]byte // keep counters of different goroutines off one cache line
+	}
+	counters := make([]counter, c)
+	var wg sync.WaitGroup
+	for i := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+			ct := &counters[i]
+			for {
+				p := phase.Load()
+				if p == 2 {
+					return
+				}
+				if err := op(ctx, i, ids[r.IntN(len(ids))]); err != nil {
+					ct.err = err
+					phase.Store(2)
+					return
+				}
+				ct.total++
+				if p == 1 {
+					ct.measured++
+				}
+			}
+		}()
+	}
+	time.Sleep(*flagWarm)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	t0 := time.Now()
+	phase.CompareAndSwap(0, 1)
+	time.Sleep(*flagWindow)
+	phase.CompareAndSwap(1, 2)
+	elapsed := time.Since(t0)
+	runtime.ReadMemStats(&m1)
+	wg.Wait()
+	var measured, total int64
+	for _, ct := range counters {
+		if ct.err != nil {
+			return sample{}, 0, ct.err
+		}
+		measured += ct.measured
+		total += ct.total
+	}
+	s := rate(measured, elapsed.Seconds(), c)
+	if measured > 0 {
+		s.allocsOp = float64(m1.Mallocs-m0.Mallocs) / float64(measured)
+		s.bytesOp = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(measured)
+	}
+	return s, total, nil
+}
+
+// currentIDs are the preloaded ids that measureOps draws from.
+var currentIDs []string
+
+// measureAll times one full iteration over every session; the per-operation
+// figures are per session.
+func measureAll(ctx context.Context, ct *contender, sessions int) (sample, int64, error) {
+	// Halfway through the pass, collect garbage and weigh the live heap, to
+	// show what the iteration holds on to: it should not grow with the
+	// number of sessions. The collection's time is not counted.
+	runtime.GC()
+	base := liveHeap()
+	var held uint64
+	var paused time.Duration
+	seen := 0
+	each := func() {
+		if seen++; seen == sessions/2 {
+			t := time.Now()
+			runtime.GC()
+			held = max(liveHeap(), base) - base
+			paused = time.Since(t)
+		}
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	t0 := time.Now()
+	n, err := ct.all(ctx, each)
+	elapsed := time.Since(t0) - paused
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		return sample{}, 0, err
+	}
+	if n != sessions {
+		return sample{}, 0, fmt.Errorf("saw %d sessions; want %d", n, sessions)
+	}
+	s := rate(int64(n), elapsed.Seconds(), 1)
+	s.allocsOp = float64(m1.Mallocs-m0.Mallocs) / float64(n)
+	s.bytesOp = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(n)
+	s.iterations = 1
+	s.peakHeap = float64(held)
+	return s, int64(n), nil
+}
+
+// liveHeap returns the bytes of heap objects; right after a collection, the
+// live heap.
+func liveHeap() uint64 {
+	m := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(m)
+	return m[0].Value.Uint64()
+}
+
+// loadAvg returns the machine's load averages, to show whether something
+// else competed for the CPUs during the run.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	if len(xs)%2 == 1 {
+		return xs[len(xs)/2]
+	}
+	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+}
+
+func medianOf(ss []sample, f func(sample) float64) float64 {
+	xs := make([]float64, len(ss))
+	for i, s := range ss {
+		xs[i] = f(s)
+	}
+	return median(xs)
+}
+
+// writeTable writes the Markdown table of medians.
+func writeTable(w io.Writer, results map[cellKey][]sample, contenders []*contender, workloads []workload, concs []int) {
+	fmt.Fprintln(w, "| workload | c | contender | ops/s | µs/op | allocs/op | B/op | Redis cmds/op | × raw goccy | notes |")
+	fmt.Fprintln(w, "|---|--:|---|--:|--:|--:|--:|---|--:|---|")
+	for _, wl := range workloads {
+		cs := concs
+		if wl == wAll {
+			cs = []int{1}
+		}
+		for _, c := range cs {
+			for _, ct := range contenders {
+				ss := results[cellKey{wl, c, ct.name}]
+				if len(ss) == 0 {
+					continue
+				}
+				ops := medianOf(ss, func(s sample) float64 { return s.opsPerSec })
+				us := medianOf(ss, func(s sample) float64 { return s.usPerOp })
+				allocs, bytes := "–", "–"
+				if ss[0].allocsOp >= 0 {
+					allocs = fmt.Sprintf("%.0f", medianOf(ss, func(s sample) float64 { return s.allocsOp }))
+					bytes = fmt.Sprintf("%.0f", medianOf(ss, func(s sample) float64 { return s.bytesOp }))
+				}
+				ratio := fmt.Sprintf("%.2f×", medianOf(ss, func(s sample) float64 { return s.ratio }))
+				if len(ss) > 1 && ct.name != baseline {
+					lo := slices.MinFunc(ss, func(a, b sample) int { return cmp.Compare(a.ratio, b.ratio) }).ratio
+					hi := slices.MaxFunc(ss, func(a, b sample) int { return cmp.Compare(a.ratio, b.ratio) }).ratio
+					ratio += fmt.Sprintf(" (%.2f–%.2f)", lo, hi)
+				}
+				note := ct.notes[wl]
+				if wl == wAll && ss[0].peakHeap >= 0 {
+					peak := medianOf(ss, func(s sample) float64 { return s.peakHeap })
+					note = strings.TrimPrefix(note+fmt.Sprintf("; holds %.1f MB halfway", peak/1e6), "; ")
+				}
+				name := ct.name
+				if ct.name == baseline {
+					name = "**" + name + "**"
+				}
+				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+					wl, c, name, fmtNum(ops), fmtUs(us), allocs, bytes, fmtCmds(ss), ratio, note)
+			}
+		}
+	}
+}
+
+// fmtCmds shows the commands per operation, by name, from the last
+// repetition: "get 1, expire 1".
+func fmtCmds(ss []sample) string {
+	d := ss[len(ss)-1].cmdDetail
+	names := slices.SortedFunc(maps.Keys(d), func(a, b string) int { return cmp.Compare(d[b], d[a]) })
+	var parts []string
+	for _, n := range names {
+		if d[n] < 0.005 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", strings.ToUpper(n), trimFloat(d[n])))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func trimFloat(x float64) string {
+	s := fmt.Sprintf("%.2f", x)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s
+}
+
+func fmtNum(x float64) string {
+	s := fmt.Sprintf("%.0f", x)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func fmtUs(x float64) string {
+	if x < 10 {
+		return fmt.Sprintf("%.2f", x)
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
+// describe says what the table was measured on.
+func describe(srv *server, sessions, size int, nodeVersion, load0, load1 string) string {
+	redisVersion := "redis-server"
+	if out, err := exec.Command("redis-server", "--version").Output(); err == nil {
+		redisVersion = strings.TrimSpace(string(out))
+		if f := strings.Fields(redisVersion); len(f) >= 3 {
+			redisVersion = "redis-server " + strings.TrimPrefix(f[2], "v=")
+		}
+	}
+	mode := fmt.Sprintf("medians of %d interleaved repetitions, %v window after %v warm-up per cell", *flagReps, *flagWindow, *flagWarm)
+	if *flagQuick {
+		mode = "-quick: one repetition of very short windows; a smoke test, not a measurement"
+	}
+	parts := []string{
+		fmt.Sprintf("%s; %d sessions of %d bytes of JSON preloaded; %s", redisVersion, sessions, size, mode),
+		fmt.Sprintf("%s, GOMAXPROCS %d, %d CPUs, %s/%s; load average %s before the run, %s after", runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, load0, load1),
+	}
+	if nodeVersion != "" {
+		parts = append(parts, nodeVersion)
+	}
+	parts = append(parts,
+		"µs/op is the mean latency of one call (window × c ÷ ops); for \"all\", ops are sessions and µs/op is per session",
+		"allocs/op and B/op: Go heap allocations per call over the window (runtime.MemStats), the driver's included; – for Node",
+		"Redis cmds/op: INFO commandstats deltas per call (warm-up included); for \"all\", per pass over every session",
+		"× raw goccy: throughput over raw go-redis + goccy/go-json in the same workload and repetition: the median of the ratios, and in brackets the lowest and highest",
+		"holds … halfway: for \"all\", how much the live Go heap has grown halfway through a pass (after a forced collection, whose time is not counted): what the iteration keeps")
+	return "- " + strings.Join(parts, "\n- ")
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("bad concurrency %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "# "+format+"\n", args...)
+}
