@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/goccy/go-json"
 )
@@ -101,11 +102,56 @@ func (s *Store[T]) ttlOf(v T) time.Duration {
 	if s.ttlFunc != nil {
 		return s.ttlFunc(v)
 	}
-	if exp := expiryOf(v); !exp.IsZero() {
+	var exp time.Time
+	switch {
+	case s.cookieAt != noCookie:
+		// The Cookie embedded in v, read in place: going through the
+		// Expirer interface would copy v to the heap on every write.
+		exp = (*Cookie)(unsafe.Add(unsafe.Pointer(&v), s.cookieAt)).Expires()
+	case s.expirer:
+		exp = expiryOf(v)
+	}
+	if !exp.IsZero() {
 		return ceilMillis(time.Until(exp))
 	}
 	return s.ttl
 }
+
+// expiryMethod reports whether T or *T implements Expirer and, when T is a
+// struct that embeds Cookie (at its top level) and takes its expiry from it,
+// the offset of that Cookie in T; -1 otherwise.
+func expiryMethod[T any]() (expirer bool, cookieAt uintptr) {
+	var zero T
+	_, byValue := any(zero).(Expirer)
+	_, byPointer := any(&zero).(Expirer)
+	if !byValue && !byPointer {
+		return false, noCookie
+	}
+	t := reflect.TypeFor[T]()
+	if t.Kind() != reflect.Struct {
+		return true, noCookie
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.Anonymous || f.Type != reflect.TypeFor[Cookie]() {
+			continue
+		}
+		// T's Expires could be its own method rather than the embedded
+		// Cookie's: ask it, with two expiries in the cookie.
+		for _, probe := range []time.Time{time.Unix(1, 0), time.Unix(2, 0)} {
+			c := (*Cookie)(unsafe.Add(unsafe.Pointer(&zero), f.Offset))
+			c.ExpiresAt = &probe
+			if !expiryOf(zero).Equal(probe) {
+				return true, noCookie
+			}
+		}
+		return true, f.Offset
+	}
+	return true, noCookie
+}
+
+// noCookie is the cookieAt of a type without an embedded Cookie.
+const noCookie = ^uintptr(0)
 
 // expiryOf returns the expiry of v when T or *T implements Expirer. A nil
 // pointer has no expiry.

@@ -221,6 +221,11 @@ type Store[T any] struct {
 	maxSize  int
 	attempts int
 	slack    time.Duration
+	// expirer reports whether T or *T implements Expirer; cookieAt is the
+	// offset of the Cookie that T embeds and takes its expiry from, or
+	// noCookie.
+	expirer  bool
+	cookieAt uintptr
 	// ap, when set, carries the single-key commands (see Options.AutoPipeline).
 	ap *redis.AutoPipeliner
 	// noGetEx is set once the server has answered that it has no GETEX
@@ -285,6 +290,7 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		s.codec = JSONCodec[T]{}
 	}
 	s.match = escapeGlob(s.prefix) + "*"
+	s.expirer, s.cookieAt = expiryMethod[T]()
 	_, s.multiKey = client.(*redis.Client)
 	return s, nil
 }
