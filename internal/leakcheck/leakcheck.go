@@ -2,6 +2,7 @@
 package leakcheck
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -68,13 +69,23 @@ func goroutines() map[string]string {
 func Main(m *testing.M) {
 	before := goroutines()
 	code := m.Run()
-	if code == 0 {
+	if code == 0 && !fuzzing() {
 		if extra := leaked(before); len(extra) > 0 {
 			fmt.Fprintf(os.Stderr, "leakcheck: %d goroutines leaked by the tests:\n\n%s\n", len(extra), strings.Join(extra, "\n\n"))
 			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// fuzzing reports whether the test binary runs a fuzz target (as the
+// coordinator or as a worker), whose engine keeps goroutines of its own.
+func fuzzing() bool {
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		return true
+	}
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
 }
 
 // leaked returns the stacks of the goroutines not in before that are still
