@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"pgregory.net/rapid"
 
 	"github.com/typedstore/typedstore"
 	"github.com/typedstore/typedstore/internal/leakcheck"
@@ -150,21 +149,7 @@ func testClusterStateMachine(t *testing.T, c *redistest.Cluster) {
 	client := c.Client(t, nil)
 	guard := &crossSlotGuard{}
 	client.AddHook(guard)
-	rapid.Check(t, func(rt *rapid.T) {
-		s, err := typedstore.New(client, typedstore.Options[session]{
-			Prefix:    redistest.UniquePrefix(t) + "[m]*?:",
-			TTL:       45 * time.Minute,
-			ScanCount: rapid.IntRange(1, 5).Draw(rt, "scanCount"),
-		})
-		if err != nil {
-			rt.Fatal(err)
-		}
-		ctx := context.Background()
-		defer s.Clear(ctx)
-		rt.Repeat(rapid.StateMachineActions(&storeMachine{
-			ctx: ctx, s: s, model: map[string]modelEntry{}, scale: time.Minute,
-		}))
-	})
+	checkMachineOnServer(t, client)
 	guard.check(t)
 }
 
@@ -1023,20 +1008,7 @@ func TestRing(t *testing.T) {
 	}
 
 	t.Run("StateMachine", func(t *testing.T) {
-		rapid.Check(t, func(rt *rapid.T) {
-			s, err := typedstore.New(ring, typedstore.Options[session]{
-				Prefix:    redistest.UniquePrefix(t) + "[m]*?:",
-				TTL:       45 * time.Minute,
-				ScanCount: rapid.IntRange(1, 5).Draw(rt, "scanCount"),
-			})
-			if err != nil {
-				rt.Fatal(err)
-			}
-			defer s.Clear(ctx)
-			rt.Repeat(rapid.StateMachineActions(&storeMachine{
-				ctx: ctx, s: s, model: map[string]modelEntry{}, scale: time.Minute,
-			}))
-		})
+		checkMachineOnServer(t, ring)
 	})
 
 	t.Run("SessionsSpreadOverBothShardsAndAreIteratedOnce", func(t *testing.T) {

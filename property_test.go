@@ -198,11 +198,12 @@ func TestStoreMachine(t *testing.T) {
 	})
 }
 
-// TestStoreMachineRealRedis runs the same machine against a real
-// redis-server (TYPEDSTORE_REDIS_ADDR, or one the test starts), under a
-// prefix of its own, with TTLs in minutes and no time passing.
-func TestStoreMachineRealRedis(t *testing.T) {
-	client := redistest.Client(t)
+// checkMachineOnServer runs the state machine against a real server (a
+// single redis-server, a cluster or a ring) through client, under a prefix of
+// its own that is full of glob characters, with TTLs in minutes and no time
+// passing.
+func checkMachineOnServer(t *testing.T, client redis.UniversalClient) {
+	t.Helper()
 	rapid.Check(t, func(rt *rapid.T) {
 		s, err := typedstore.New(client, typedstore.Options[session]{
 			Prefix:    redistest.UniquePrefix(t) + "[m]*?:",
@@ -218,6 +219,14 @@ func TestStoreMachineRealRedis(t *testing.T) {
 			ctx: ctx, s: s, model: map[string]modelEntry{}, scale: time.Minute,
 		}))
 	})
+}
+
+// TestStoreMachineRealRedis runs the same machine against a real
+// redis-server (TYPEDSTORE_REDIS_ADDR, or one the test starts), under a
+// prefix of its own, with TTLs in minutes and no time passing.
+func TestStoreMachineRealRedis(t *testing.T) {
+	client := redistest.Client(t)
+	checkMachineOnServer(t, client)
 }
 
 // codecSample exercises the kinds of field a session type has.
