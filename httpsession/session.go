@@ -356,8 +356,11 @@ func (s *Session[T]) commit(h http.Header) error {
 		if err != nil {
 			return err
 		}
-	case !isNew && !s.savedNow && !s.extendedEnough():
+	case !isNew && !s.savedNow:
 		s.putCookie()
+		if s.extendedEnough() {
+			break
+		}
 		err := s.m.store.Touch(ctx, s.id, s.Data)
 		if err != nil && !errors.Is(err, typedstore.ErrNotFound) {
 			// The session is intact, only its expiry was not reset: not
@@ -392,12 +395,11 @@ func (s *Session[T]) commit(h http.Header) error {
 
 // extendedEnough reports whether the load already reset the stored
 // session's expiry to within a second of what a touch now would set, so that
-// the touch can be skipped.
+// the touch can be skipped. Data must hold the cookie (putCookie).
 func (s *Session[T]) extendedEnough() bool {
 	if s.extendedTo.IsZero() {
 		return false
 	}
-	s.putCookie()
 	want := time.Now().Add(s.m.store.TTL(s.Data))
 	d := want.Sub(s.extendedTo)
 	return d > -time.Second && d < time.Second
