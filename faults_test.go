@@ -270,7 +270,7 @@ func TestKeysOfAnotherType(t *testing.T) {
 			if len(got) != 1 || got["good"].UserID != 1 {
 				t.Errorf("All yielded %v; want only the good session", got)
 			}
-			if !errors.Is(err, typedstore.ErrCorrupt) || !strings.Contains(err.Error(), `"hash"`) || !strings.Contains(err.Error(), `"list"`) {
+			if !errors.Is(err, typedstore.ErrCorrupt) || !strings.Contains(err.Error(), "holds a hash") || !strings.Contains(err.Error(), "holds a list") {
 				t.Errorf("All error = %v; want both keys of another type reported", err)
 			}
 			if n, err := s.Len(ctx); n != 3 || err != nil {

@@ -61,7 +61,7 @@ func FuzzDecodeStoredValue(f *testing.F) {
 		}
 		// Sessions with an expiry in the past are deleted by Set; that is
 		// the TTL rule, not a decoding problem.
-		if s.TTL(v) <= 0 {
+		if s.TTLOf(v) <= 0 {
 			return
 		}
 		if err := s.Set(ctx, "again", v); errors.Is(err, typedstore.ErrTooLarge) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"iter"
-	"slices"
 	"strings"
 	"sync"
 
@@ -46,28 +45,19 @@ const maxReportedCorrupt = 100
 // A Redis error or a done context ends the iteration; the error function
 // then returns it, wrapped (errors.Is finds the context's error).
 func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
-	var (
-		mu      sync.Mutex
-		lastErr error
-	)
+	var last lastErr
 	seq := func(yield func(string) bool) {
 		err := s.scanKeys(ctx, false, func(_ context.Context, keys []string, _ []fetched) (bool, error) {
 			for _, k := range keys {
-				if !yield(k[len(s.prefix):]) {
+				if !yield(k[len(s.opts.Prefix):]) {
 					return false, nil
 				}
 			}
 			return true, nil
 		})
-		mu.Lock()
-		lastErr = err
-		mu.Unlock()
+		last.set(err)
 	}
-	return seq, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return lastErr
-	}
+	return seq, last.get
 }
 
 // All returns an iterator over the sessions under the store's prefix, as
@@ -91,10 +81,7 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 //
 // The value yielded is a fresh T for every session; the caller may keep it.
 func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error) {
-	var (
-		mu      sync.Mutex
-		lastErr error
-	)
+	var last lastErr
 	seq := func(yield func(string, T) bool) {
 		var corrupt []error
 		ncorrupt := 0
@@ -106,7 +93,7 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 		}
 		err := s.scanKeys(ctx, true, func(_ context.Context, keys []string, vals []fetched) (bool, error) {
 			for i, val := range vals {
-				id := keys[i][len(s.prefix):]
+				id := keys[i][len(s.opts.Prefix):]
 				if val.err != nil {
 					report(&CorruptError{ID: id, Err: val.err})
 					continue
@@ -128,15 +115,56 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 		if n := ncorrupt - maxReportedCorrupt; n > 0 {
 			corrupt = append(corrupt, fmt.Errorf("%w: %d more corrupt sessions not listed", ErrCorrupt, n))
 		}
-		mu.Lock()
-		lastErr = errors.Join(append(corrupt, err)...)
-		mu.Unlock()
+		last.set(errors.Join(append(corrupt, err)...))
 	}
-	return seq, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return lastErr
+	return seq, last.get
+}
+
+// lastErr holds the error of the most recent iteration, for the error
+// function that IDs and All return; an iterator may be ranged over from
+// several goroutines.
+type lastErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (l *lastErr) set(err error) {
+	l.mu.Lock()
+	l.err = err
+	l.mu.Unlock()
+}
+
+func (l *lastErr) get() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Clear deletes every session under the store's prefix, and nothing else:
+// it scans for the prefix's keys and unlinks them in batches of at most
+// [Options.ScanCount] keys. It never runs FLUSHDB. Sessions written while
+// Clear runs may or may not survive it.
+func (s *Store[T]) Clear(ctx context.Context) error {
+	return s.scanKeys(ctx, false, func(ctx context.Context, keys []string, _ []fetched) (bool, error) {
+		return true, s.wrapErr(ctx, "clear", s.del(ctx, keys))
+	})
+}
+
+// Len returns the number of sessions under the store's prefix. It walks the
+// whole key space under the prefix with SCAN (every master on a cluster), so
+// its cost grows with the number of keys; a key returned twice by SCAN is
+// counted once. Sessions written or expiring while Len runs may or may not be
+// counted.
+func (s *Store[T]) Len(ctx context.Context) (int, error) {
+	n := 0
+	err := s.scanKeys(ctx, false, func(_ context.Context, keys []string, _ []fetched) (bool, error) {
+		n += len(keys)
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
 	}
+	return n, nil
 }
 
 // fetched is the value of one key read by fetch: data is nil for a missing
@@ -224,7 +252,7 @@ func (s *Store[T]) fetchAndScan(ctx context.Context, node redis.Cmdable, keys []
 	var scan *redis.ScanCmd
 	_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
 		mget = p.MGet(ctx, keys...)
-		scan = p.Scan(ctx, cursor, s.match, int64(s.count))
+		scan = p.Scan(ctx, cursor, s.match, int64(s.opts.ScanCount))
 		return nil
 	})
 	if err != nil {
@@ -273,36 +301,6 @@ func (s *Store[T]) scanKeys(ctx context.Context, withValues bool, fn func(contex
 	}
 }
 
-// maxScanPasses bounds how many times scanKeys scans a cluster whose slots
-// move while it scans.
-const maxScanPasses = 5
-
-// topology returns, for a cluster, each master's own view of its id, config
-// epoch and slots, including slots being migrated or imported ("[…]"), so
-// that two equal results with no "[" mean that no key moved between masters
-// in between. For a single server or a ring it returns "".
-func (s *Store[T]) topology(ctx context.Context, nodes []redis.Cmdable) (string, error) {
-	if _, ok := s.client.(*redis.ClusterClient); !ok {
-		return "", nil
-	}
-	var b strings.Builder
-	for _, n := range nodes {
-		out, err := n.ClusterNodes(ctx).Result()
-		if err != nil {
-			return "", s.wrapErr(ctx, "cluster nodes", err)
-		}
-		for line := range strings.SplitSeq(out, "\n") {
-			f := strings.Fields(line)
-			if len(f) >= 8 && strings.Contains(f[2], "myself") {
-				// id, flags, config epoch, slots; not the ping times.
-				b.WriteString(strings.Join(append([]string{f[0], f[2], f[6]}, f[8:]...), " "))
-				b.WriteByte('\n')
-			}
-		}
-	}
-	return b.String(), nil
-}
-
 // scanPass scans every node once, passing fn the keys not in seen. It
 // reports whether fn asked to stop.
 func (s *Store[T]) scanPass(ctx context.Context, nodes []redis.Cmdable, seen *keySet, withValues bool, fn func(context.Context, []string, []fetched) (bool, error)) (bool, error) {
@@ -311,7 +309,7 @@ func (s *Store[T]) scanPass(ctx context.Context, nodes []redis.Cmdable, seen *ke
 		if err := ctx.Err(); err != nil {
 			return false, s.wrapErr(ctx, "scan", err)
 		}
-		keys, cursor, err := node.Scan(ctx, 0, s.match, int64(s.count)).Result()
+		keys, cursor, err := node.Scan(ctx, 0, s.match, int64(s.opts.ScanCount)).Result()
 		if err != nil {
 			return false, s.wrapErr(ctx, "scan", err)
 		}
@@ -320,7 +318,7 @@ func (s *Store[T]) scanPass(ctx context.Context, nodes []redis.Cmdable, seen *ke
 			for _, k := range keys {
 				// SCAN MATCH already filters; the check guards against a
 				// server whose glob differs from Redis's.
-				if strings.HasPrefix(k, s.prefix) && seen.add(k) {
+				if strings.HasPrefix(k, s.opts.Prefix) && seen.add(k) {
 					batch = append(batch, k)
 				}
 			}
@@ -350,46 +348,13 @@ func (s *Store[T]) scanPass(ctx context.Context, nodes []redis.Cmdable, seen *ke
 				return false, s.wrapErr(ctx, "scan", err)
 			}
 			if !scanned {
-				if keys, cursor, err = node.Scan(ctx, cursor, s.match, int64(s.count)).Result(); err != nil {
+				if keys, cursor, err = node.Scan(ctx, cursor, s.match, int64(s.opts.ScanCount)).Result(); err != nil {
 					return false, s.wrapErr(ctx, "scan", err)
 				}
 			}
 		}
 	}
 	return false, nil
-}
-
-// nodes returns the clients to scan: every master of a cluster, every live
-// shard of a ring, or the client itself.
-func (s *Store[T]) nodes(ctx context.Context) ([]redis.Cmdable, error) {
-	var (
-		mu    sync.Mutex
-		nodes []*redis.Client
-	)
-	collect := func(_ context.Context, c *redis.Client) error {
-		mu.Lock()
-		nodes = append(nodes, c)
-		mu.Unlock()
-		return nil
-	}
-	var err error
-	switch c := s.client.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, collect)
-	case *redis.Ring:
-		err = c.ForEachShard(ctx, collect)
-	default:
-		return []redis.Cmdable{s.client}, nil
-	}
-	if err != nil {
-		return nil, s.wrapErr(ctx, "list nodes", err)
-	}
-	slices.SortFunc(nodes, func(a, b *redis.Client) int { return strings.Compare(a.Options().Addr, b.Options().Addr) })
-	out := make([]redis.Cmdable, len(nodes))
-	for i, n := range nodes {
-		out[i] = n
-	}
-	return out, nil
 }
 
 // keySet remembers 128-bit hashes of keys, to drop the duplicates that SCAN

@@ -23,7 +23,8 @@ import (
 // cluster's seed nodes (redis.ParseClusterURL); any other by redis.ParseURL.
 // Options in the query string are go-redis's (dial_timeout, pool_size, …).
 // The client honours context deadlines (go-redis's ContextTimeoutEnabled).
-// Open does not contact Redis.
+// Open does not contact Redis. An empty or malformed URL is an error whose
+// message never repeats the URL, which may hold a password.
 func Open[T any](rawURL string, opts Options[T]) (*Store[T], error) {
 	client, err := clientFromURL(rawURL)
 	if err != nil {
@@ -39,6 +40,9 @@ func Open[T any](rawURL string, opts Options[T]) (*Store[T], error) {
 }
 
 func clientFromURL(rawURL string) (redis.UniversalClient, error) {
+	if rawURL == "" {
+		return nil, errors.New("typedstore: Open: the Redis URL is empty (want redis://host:port, rediss://…, unix://… or a cluster URL)")
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Error repeats the URL, password included: keep only the reason.

@@ -77,14 +77,3 @@ func TestExpiryMethods(t *testing.T) {
 		check(t, mr.TTL("sess:k"), 5*time.Minute)
 	})
 }
-
-// Writing a session that embeds a Cookie allocates nothing for its TTL: the
-// cookie is read in place.
-func TestTTLAllocatesNothing(t *testing.T) {
-	_, _, s := newMini(t, typedstore.Options[session]{})
-	v := expiring(1, time.Hour)
-	v.Cart = make([]string, 100)
-	if n := testing.AllocsPerRun(100, func() { s.TTL(v) }); n != 0 {
-		t.Errorf("TTL allocates %v times; want 0", n)
-	}
-}

@@ -2,7 +2,6 @@ package typedstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -10,19 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 )
-
-var (
-	// ErrExists occurs when [Store.Create] finds its id already in use.
-	ErrExists = errors.New("typedstore: session id already in use")
-
-	// ErrConflict occurs when [Store.Update] finds the session changed by
-	// someone else on every one of its attempts. Nothing was written.
-	ErrConflict = errors.New("typedstore: session changed concurrently")
-)
-
-// DefaultUpdateAttempts is the number of attempts [Store.Update] makes when
-// [Options.UpdateAttempts] is 0.
-const DefaultUpdateAttempts = 10
 
 // casScript replaces a key's value only if it still holds the value that was
 // read: a compare-and-set on one key, so one slot, which works the same on a
@@ -63,22 +49,23 @@ return 1
 // The write is a Lua compare-and-set on the one key (EVALSHA), so it works on
 // a cluster; each attempt costs two round trips.
 func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) error {
-	key, err := s.key(id)
+	const op = "update"
+	key, err := s.key(op, id)
 	if err != nil {
 		return err
 	}
-	for attempt := range s.attempts {
+	for attempt := range s.opts.UpdateAttempts {
 		if attempt > 0 {
 			if err := pause(ctx, attempt); err != nil {
-				return s.wrapErr(ctx, "update", err)
+				return s.wrapErr(ctx, op, err)
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return s.wrapErr(ctx, "update", err)
+			return s.wrapErr(ctx, op, err)
 		}
-		old, err := s.get(ctx, key)
+		old, err := s.bytes(ctx, "get", key)
 		if err != nil {
-			return s.getErr(ctx, "update", id, err)
+			return s.readErr(ctx, op, id, err)
 		}
 		v, err := s.decode(id, old)
 		if err != nil {
@@ -91,23 +78,23 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		var data []byte
 		var ttlArg int64 = -1
 		if ttl > 0 {
-			if data, err = s.encode(id, v); err != nil {
+			if data, err = s.encode(op, v); err != nil {
 				return err
 			}
 			ttlArg = max(ttl.Milliseconds(), 1)
-			if s.noTTL {
+			if s.opts.DisableTTL {
 				ttlArg = 0
 			}
 		}
 		n, err := casScript.Run(ctx, s.client, []string{key}, old, data, strconv.FormatInt(ttlArg, 10)).Int()
 		if err != nil {
-			return s.wrapErr(ctx, "update", err)
+			return s.wrapErr(ctx, op, err)
 		}
 		if n == 1 {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %q, after %d attempts", ErrConflict, id, s.attempts)
+	return opErr(op, fmt.Errorf("%w: %d attempts", ErrConflict, s.opts.UpdateAttempts))
 }
 
 // pause sleeps before retry number attempt: a random time up to a bound
@@ -122,50 +109,4 @@ func pause(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// Create writes v under id only if no session is stored there (SET NX), and
-// returns an error wrapping [ErrExists] otherwise. Use it to store a new
-// session under a freshly generated id: it can never overwrite another
-// session. A time to live of zero or less writes nothing and returns nil.
-func (s *Store[T]) Create(ctx context.Context, id string, v T) error {
-	return s.setMode(ctx, "create", "NX", id, v, ErrExists)
-}
-
-// Replace writes v under id only if a session is stored there (SET XX), and
-// returns an error wrapping [ErrNotFound] otherwise. Use it to save a session
-// that was loaded earlier: a session deleted (at logout, say) or expired in
-// the meantime stays deleted, instead of coming back to life. A time to live
-// of zero or less deletes the session.
-func (s *Store[T]) Replace(ctx context.Context, id string, v T) error {
-	return s.setMode(ctx, "replace", "XX", id, v, ErrNotFound)
-}
-
-func (s *Store[T]) setMode(ctx context.Context, op, mode, id string, v T, notSet error) error {
-	key, err := s.key(id)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return s.wrapErr(ctx, op, err)
-	}
-	ttl := s.ttlOf(v)
-	if ttl <= 0 {
-		if mode == "NX" {
-			return nil
-		}
-		return s.wrapErr(ctx, op+": delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
-	}
-	data, err := s.encode(id, v)
-	if err != nil {
-		return err
-	}
-	if s.noTTL {
-		ttl = 0
-	}
-	err = s.set(ctx, key, data, ttl, mode)
-	if err == redis.Nil {
-		return fmt.Errorf("%w (%s %q)", notSet, op, id)
-	}
-	return s.wrapErr(ctx, op, err)
 }

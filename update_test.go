@@ -230,8 +230,8 @@ func TestUpdate(t *testing.T) {
 		}))
 		calls := 0
 		err := s.Update(ctx, "k", func(v *counter) error { calls++; v.N = -1; return nil })
-		if !errors.Is(err, typedstore.ErrConflict) || !strings.Contains(err.Error(), `"k"`) {
-			t.Errorf("Update = %v; want ErrConflict naming the id", err)
+		if !errors.Is(err, typedstore.ErrConflict) || !strings.HasPrefix(err.Error(), "typedstore: update: ") {
+			t.Errorf("Update = %v; want ErrConflict from update", err)
 		}
 		if calls != 3 {
 			t.Errorf("fn called %d times; want 3 (UpdateAttempts)", calls)

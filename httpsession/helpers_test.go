@@ -31,7 +31,8 @@ type sess struct {
 	Counter           int    `json:"counter,omitempty"`
 }
 
-const secret = "keyboard cat"
+// secret signs the test cookies; New warns about one shorter than 32 bytes.
+const secret = "keyboard cat, but long enough to sign"
 
 // env is a manager on miniredis with the test application's handler.
 type env struct {

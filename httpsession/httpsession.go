@@ -127,6 +127,7 @@
 package httpsession
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -134,10 +135,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/internal/clock"
+	"github.com/typedstore/typedstore/internal/redact"
+	"github.com/typedstore/typedstore/internal/storeapi"
 )
 
 // DefaultName is the cookie name used when [Options.Name] is empty. It is
@@ -297,7 +302,7 @@ type Options struct {
 // Manager loads and saves the sessions of requests that pass through its
 // [Manager.Handler]. It is safe for concurrent use by multiple goroutines.
 type Manager[T any] struct {
-	store    *typedstore.Store[T]
+	sessions *typedstore.Store[T]
 	opts     Options
 	secrets  []string
 	name     string
@@ -305,6 +310,7 @@ type Manager[T any] struct {
 	sameSite http.SameSite
 	maxAge   *int64 // milliseconds; nil: browser-session cookie
 	carrier  bool   // *T implements typedstore.CookieCarrier
+	store    storeapi.Funcs[T]
 	key      ctxKey[T]
 }
 
@@ -327,57 +333,70 @@ func New[T any](store *typedstore.Store[T], opts Options) (*Manager[T], error) {
 		}
 	}
 	m := &Manager[T]{
-		store:    store,
+		sessions: store,
+		store:    storeapi.For[T](store),
 		opts:     opts,
 		secrets:  append([]string(nil), opts.Secrets...),
-		name:     opts.Name,
-		path:     opts.Path,
-		sameSite: opts.SameSite,
+		name:     cmp.Or(opts.Name, DefaultName),
+		path:     cmp.Or(opts.Path, "/"),
+		sameSite: cmp.Or(opts.SameSite, http.SameSiteLaxMode),
 	}
 	m.key = ctxKey[T]{m}
-	if m.name == "" {
-		m.name = DefaultName
-	}
-	if err := (&http.Cookie{Name: m.name, Value: "x"}).Valid(); err != nil {
-		return nil, fmt.Errorf("httpsession: New: invalid cookie name %q", m.name)
-	}
-	if m.path == "" {
-		m.path = "/"
-	}
-	if strings.ContainsAny(m.path, ";\x00\r\n") {
-		return nil, fmt.Errorf("httpsession: New: invalid cookie path %q", m.path)
-	}
-	if strings.ContainsAny(opts.Domain, "; \x00\r\n") {
-		return nil, fmt.Errorf("httpsession: New: invalid cookie domain %q", opts.Domain)
-	}
-	if opts.MaxAge < 0 {
-		return nil, fmt.Errorf("httpsession: New: negative MaxAge %v", opts.MaxAge)
+	var zero T
+	_, m.carrier = any(&zero).(typedstore.CookieCarrier)
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("httpsession: New: %w", err)
 	}
 	if opts.MaxAge > 0 {
 		ms := max(opts.MaxAge.Milliseconds(), 1)
 		m.maxAge = &ms
 	}
-	if opts.Secure < SecureAuto || opts.Secure > SecureNever {
-		return nil, fmt.Errorf("httpsession: New: unknown SecureMode %d", opts.Secure)
+	for i, s := range opts.Secrets {
+		if len(s) < minSecretLen {
+			m.logger().Warn(fmt.Sprintf("httpsession: Options.Secrets[%d] is %d bytes long; a secret should be at least %d random bytes", i, len(s), minSecretLen))
+			break
+		}
 	}
-	if m.sameSite == 0 {
-		m.sameSite = http.SameSiteLaxMode
-	}
-	if m.sameSite < http.SameSiteDefaultMode || m.sameSite > http.SameSiteNoneMode {
-		return nil, fmt.Errorf("httpsession: New: unknown SameSite %d", opts.SameSite)
-	}
-	if m.sameSite == http.SameSiteNoneMode && opts.Secure == SecureNever {
-		return nil, errors.New("httpsession: New: SameSite None requires Secure, but Secure is SecureNever")
-	}
-	if opts.Partitioned && opts.Secure == SecureNever {
-		return nil, errors.New("httpsession: New: Partitioned requires Secure, but Secure is SecureNever")
-	}
-	if opts.OnCorrupt < CorruptNew || opts.OnCorrupt > CorruptFail {
-		return nil, fmt.Errorf("httpsession: New: unknown CorruptPolicy %d", opts.OnCorrupt)
-	}
-	var zero T
-	_, m.carrier = any(&zero).(typedstore.CookieCarrier)
 	return m, nil
+}
+
+// minSecretLen is the shortest secret that New accepts without a warning.
+const minSecretLen = 32
+
+// validate checks the options that New has filled in.
+func (m *Manager[T]) validate() error {
+	opts := &m.opts
+	switch {
+	case opts.MaxAge < 0:
+		return fmt.Errorf("negative MaxAge %v", opts.MaxAge)
+	case opts.Secure < SecureAuto || opts.Secure > SecureNever:
+		return fmt.Errorf("unknown SecureMode %d", opts.Secure)
+	case m.sameSite < http.SameSiteDefaultMode || m.sameSite > http.SameSiteNoneMode:
+		return fmt.Errorf("unknown SameSite %d", opts.SameSite)
+	case m.sameSite == http.SameSiteNoneMode && opts.Secure == SecureNever:
+		return errors.New("SameSite None requires Secure, but Secure is SecureNever")
+	case opts.Partitioned && opts.Secure == SecureNever:
+		return errors.New("Partitioned requires Secure, but Secure is SecureNever")
+	case opts.OnCorrupt < CorruptNew || opts.OnCorrupt > CorruptFail:
+		return fmt.Errorf("unknown CorruptPolicy %d", opts.OnCorrupt)
+	}
+	// The cookie as every response will send it, checked once here rather
+	// than dropped by net/http, with a log line, from every response.
+	c := &http.Cookie{
+		Name: m.name, Value: "x", Path: m.path, Domain: opts.Domain,
+		Secure: opts.Secure != SecureNever, Partitioned: opts.Partitioned,
+	}
+	if err := c.Valid(); err != nil {
+		return fmt.Errorf("invalid cookie: %w", err)
+	}
+	if m.carrier && m.store.CookieTagErr != nil {
+		return m.store.CookieTagErr
+	}
+	st := m.store.Settings
+	if opts.MaxAge > 0 && !m.carrier && !st.TTLFunc && !st.Expirer && !st.DisableTTL && st.TTL != opts.MaxAge {
+		return fmt.Errorf("MaxAge is %v, but the store keeps a session %v: %v does not embed typedstore.Cookie, which would carry the cookie's expiry to the store, so set typedstore.Options.TTL to %v, or embed typedstore.Cookie `json:\"cookie\"` in it", opts.MaxAge, st.TTL, reflect.TypeFor[T](), opts.MaxAge)
+	}
+	return nil
 }
 
 // Handler returns middleware that gives every request a session, available
@@ -397,7 +416,7 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), m.key, s))
 		s.r = r
-		sw := &responseWriter[T]{ResponseWriter: w, s: s}
+		sw := newResponseWriter(w, s)
 		next.ServeHTTP(sw, r)
 		sw.finish()
 	})
@@ -412,7 +431,7 @@ func (m *Manager[T]) Get(r *http.Request) *Session[T] {
 }
 
 // Store returns the store that keeps the manager's sessions.
-func (m *Manager[T]) Store() *typedstore.Store[T] { return m.store }
+func (m *Manager[T]) Store() *typedstore.Store[T] { return m.sessions }
 
 // load returns the session named by r's cookie, or a new one.
 func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
@@ -427,10 +446,10 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 	if m.extendOnLoad() {
 		// One GETEX where a GET now and a PEXPIRE at the end would take two
 		// commands; the touch at the end is skipped if this one suffices.
-		v, err = m.store.GetAndExtend(ctx, id, m.opts.MaxAge)
-		extendedTo = time.Now().Add(m.opts.MaxAge)
+		v, err = m.sessions.GetAndExtend(ctx, id, m.opts.MaxAge)
+		extendedTo = clock.Now().Add(m.opts.MaxAge)
 	} else {
-		v, err = m.store.Get(ctx, id)
+		v, err = m.sessions.Get(ctx, id)
 	}
 	switch {
 	case errors.Is(err, typedstore.ErrNotFound):
@@ -441,13 +460,13 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 			return nil, err
 		case CorruptDelete:
 			m.logger().WarnContext(ctx, "httpsession: corrupt stored session deleted; starting a new session",
-				"session", idHint(id), "err", corruptReason(err))
-			if err := m.store.Delete(ctx, id); err != nil {
+				"session", redact.ID(id), "err", err)
+			if err := m.sessions.Delete(ctx, id); err != nil {
 				return nil, err
 			}
 		default:
 			m.logger().WarnContext(ctx, "httpsession: corrupt stored session left in the store; starting a new session",
-				"session", idHint(id), "err", corruptReason(err))
+				"session", redact.ID(id), "err", err)
 		}
 		return m.newSession(r, hadCookie)
 	case err != nil:
@@ -457,9 +476,11 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 	s.cookie = m.newCookie(r)
 	if m.carrier {
 		stored := *any(&s.Data).(typedstore.CookieCarrier).SessionCookie()
-		if exp := stored.ExpiresAt; exp != nil && !exp.After(time.Now()) {
-			// Expired by its cookie, though still in the store (a store
-			// without TTLs): as good as gone.
+		// A session in Redis is alive: its time to live is the truth, and a
+		// touch moves that, not the stored cookie's expiry (nor does
+		// connect-redis's). Only a store without time to live has nothing
+		// but the stored expiry to go by.
+		if exp := stored.ExpiresAt; m.store.DisableTTL && exp != nil && !exp.After(clock.Now()) {
 			return m.newSession(r, hadCookie)
 		}
 		s.cookie.OriginalMaxAge = stored.OriginalMaxAge
@@ -589,29 +610,7 @@ func (m *Manager[T]) fail(w http.ResponseWriter, r *http.Request, err error) {
 		m.opts.ErrorHandler(w, r, err)
 		return
 	}
-	if errors.Is(err, typedstore.ErrCorrupt) {
-		err = corruptReason(err) // its message would hold the whole id
-	}
 	m.logger().ErrorContext(r.Context(), "httpsession: session unavailable",
 		"method", r.Method, "path", r.URL.Path, "err", err)
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-}
-
-// idHint returns the first characters of a session id, enough to tell
-// sessions apart in logs without revealing a usable id.
-func idHint(id string) string {
-	if len(id) <= 6 {
-		return "…"
-	}
-	return id[:6] + "…"
-}
-
-// corruptReason returns the codec's error inside a *CorruptError, whose own
-// message holds the whole id.
-func corruptReason(err error) error {
-	var ce *typedstore.CorruptError
-	if errors.As(err, &ce) {
-		return ce.Err
-	}
-	return err
 }

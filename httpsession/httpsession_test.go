@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,9 +38,13 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"no secrets", httpsession.Options{}, "Secrets is empty"},
 		{"empty secret list", httpsession.Options{Secrets: []string{}}, "Secrets is empty"},
 		{"empty secret", httpsession.Options{Secrets: []string{secret, ""}}, "Secrets[1] is empty"},
-		{"bad name", httpsession.Options{Secrets: ok, Name: "a b"}, "invalid cookie name"},
-		{"bad path", httpsession.Options{Secrets: ok, Path: "/a;b"}, "invalid cookie path"},
-		{"bad domain", httpsession.Options{Secrets: ok, Domain: "a;b"}, "invalid cookie domain"},
+		{"bad name", httpsession.Options{Secrets: ok, Name: "a b"}, "invalid Cookie.Name"},
+		{"bad path", httpsession.Options{Secrets: ok, Path: "/a;b"}, "in Cookie.Path"},
+		{"bad domain", httpsession.Options{Secrets: ok, Domain: "a;b"}, "invalid Cookie.Domain"},
+		{"empty label in domain", httpsession.Options{Secrets: ok, Domain: "a..b"}, "invalid Cookie.Domain"},
+		{"label with hyphens at its ends", httpsession.Options{Secrets: ok, Domain: "-bad-.example"}, "invalid Cookie.Domain"},
+		{"port in domain", httpsession.Options{Secrets: ok, Domain: "example.com:8080"}, "invalid Cookie.Domain"},
+		{"good domain", httpsession.Options{Secrets: ok, Domain: ".example.com"}, ""},
 		{"negative MaxAge", httpsession.Options{Secrets: ok, MaxAge: -time.Second}, "negative MaxAge"},
 		{"bad Secure", httpsession.Options{Secrets: ok, Secure: 7}, "unknown SecureMode"},
 		{"bad SameSite", httpsession.Options{Secrets: ok, SameSite: 9}, "unknown SameSite"},
@@ -66,7 +71,8 @@ func TestNewValidatesOptions(t *testing.T) {
 }
 
 func TestGoldenVectorSetCookie(t *testing.T) {
-	e := newEnv(t, httpsession.Options{GenID: func(*http.Request) (string, error) { return "apple", nil }})
+	// cookie-signature's own test vector, signed with "keyboard cat".
+	e := newEnv(t, httpsession.Options{Secrets: []string{"keyboard cat"}, GenID: func(*http.Request) (string, error) { return "apple", nil }})
 	res := e.do("/incr")
 	want := "connect.sid=s%3Aapple.D8Y%2BpkTAmeR0PobOhY4G97PRW%2Bj7bUnP%2F5m6%2FOn1MCU; Path=/; HttpOnly; SameSite=Lax"
 	if got := res.setCookie(); got != want {
@@ -648,12 +654,35 @@ func TestGenID(t *testing.T) {
 	}
 }
 
-func TestExpiredCookieInStore(t *testing.T) {
-	e := newEnv(t, httpsession.Options{})
+// In a store without time to live, the stored cookie's expiry is all there
+// is: a session whose cookie has expired is as good as gone.
+func TestExpiredCookieInStoreWithoutTTL(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { client.Close() })
+	store, err := typedstore.New(client, typedstore.Options[sess]{DisableTTL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOn(t, mr, store, httpsession.Options{})
 	past := time.Now().Add(-time.Minute)
 	e.mr.Set(typedstore.DefaultPrefix+"apple", `{"cookie":{"originalMaxAge":1000,"expires":"`+past.UTC().Format(time.RFC3339)+`","path":"/","httpOnly":true},"userId":1}`)
 	if res := e.do("/get", signedCookie("apple", secret)); res.body != "user=0 counter=0 new=true" {
 		t.Errorf("session whose cookie has expired: %q; want a new session", res.body)
+	}
+}
+
+// In a store with time to live, Redis's expiry is the session's: a touch
+// (GETEX, PEXPIRE, connect-redis's touch) moves it and not the stored
+// cookie's, so a session still in Redis is alive whatever its stored cookie
+// says.
+func TestStoredCookieExpiryDefersToRedis(t *testing.T) {
+	e := newEnv(t, httpsession.Options{})
+	past := time.Now().Add(-time.Minute)
+	e.mr.Set(typedstore.DefaultPrefix+"apple", `{"cookie":{"originalMaxAge":1000,"expires":"`+past.UTC().Format(time.RFC3339)+`","path":"/","httpOnly":true},"userId":1}`)
+	e.mr.SetTTL(typedstore.DefaultPrefix+"apple", time.Minute)
+	if res := e.do("/get", signedCookie("apple", secret)); res.body != "user=1 counter=0 new=false" {
+		t.Errorf("session in Redis whose stored cookie expiry has passed: %q; want it loaded", res.body)
 	}
 }
 
@@ -674,7 +703,7 @@ func TestNonCarrierType(t *testing.T) {
 	mr := miniredis.RunT(t)
 	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { client.Close() })
-	store, err := typedstore.New(client, typedstore.Options[plain]{TTL: 2 * time.Hour})
+	store, err := typedstore.New(client, typedstore.Options[plain]{TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,8 +728,8 @@ func TestNonCarrierType(t *testing.T) {
 	if got, _ := mr.Get(key); got != `{"n":1}` {
 		t.Errorf("stored %q; want {\"n\":1}", got)
 	}
-	if ttl := mr.TTL(key); ttl != 2*time.Hour {
-		t.Errorf("TTL = %v; want the store's 2h", ttl)
+	if ttl := mr.TTL(key); ttl != time.Hour {
+		t.Errorf("TTL = %v; want MaxAge, 1h", ttl)
 	}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.AddCookie(cookies[0])
@@ -762,3 +791,157 @@ func readAll(t *testing.T, res *http.Response) string {
 	}
 	return string(b)
 }
+
+// secretID is a session id long enough that any part of it worth stealing
+// is recognisable in a log line.
+const secretID = "SECRET-SESSION-ID-0123456789abcdefghij"
+
+// leaksID reports whether s holds any eight consecutive bytes of id.
+func leaksID(s, id string) bool {
+	for i := 0; i+8 <= len(id); i++ {
+		if strings.Contains(s, id[i:i+8]) {
+			return true
+		}
+	}
+	return false
+}
+
+// No log line of the middleware, under any failure, holds a recognisable
+// session id, with the default ErrorHandler and whatever the store reports;
+// nor does any error the handler gets from a Session.
+func TestLogsNeverHoldTheID(t *testing.T) {
+	stored := sess{UserID: 1}
+	tests := []struct {
+		name  string
+		store typedstore.Options[sess]
+		opts  httpsession.Options
+		prep  func(e *env)
+		path  string
+		log   string // a part of the expected log line
+	}{
+		{"corrupt, left", typedstore.Options[sess]{}, httpsession.Options{}, func(e *env) {
+			e.mr.Set(typedstore.DefaultPrefix+secretID, "{")
+		}, "/get", "corrupt"},
+		{"corrupt, deleted", typedstore.Options[sess]{}, httpsession.Options{OnCorrupt: httpsession.CorruptDelete}, func(e *env) {
+			e.mr.Set(typedstore.DefaultPrefix+secretID, "{")
+		}, "/get", "corrupt"},
+		{"corrupt, failed", typedstore.Options[sess]{}, httpsession.Options{OnCorrupt: httpsession.CorruptFail}, func(e *env) {
+			e.mr.Set(typedstore.DefaultPrefix+secretID, "{")
+		}, "/get", "session unavailable"},
+		{"too large to save", typedstore.Options[sess]{MaxSize: 200}, httpsession.Options{}, nil, "/big", "too large"},
+		{"store fails on load", typedstore.Options[sess]{}, httpsession.Options{}, func(e *env) {
+			e.store.Client().AddHook(failCommands{"get": true})
+		}, "/get", "injected failure"},
+		{"store fails on save", typedstore.Options[sess]{}, httpsession.Options{}, func(e *env) {
+			e.store.Client().AddHook(failCommands{"set": true})
+		}, "/incr", "injected failure"},
+		{"store fails on touch", typedstore.Options[sess]{}, httpsession.Options{MaxAge: time.Hour, LoadWithGet: true}, func(e *env) {
+			e.store.Client().AddHook(failCommands{"pexpire": true})
+		}, "/get", "touch"},
+		{"destroyed during the request", typedstore.Options[sess]{}, httpsession.Options{}, nil, "/gone", "not saved"},
+		{"destroyed, then Update and Regenerate", typedstore.Options[sess]{}, httpsession.Options{}, nil, "/gone-calls", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mr := miniredis.RunT(t)
+			client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+			t.Cleanup(func() { client.Close() })
+			store, err := typedstore.New(client, tt.store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			e := &env{t: t, mr: mr, store: store}
+			tt.opts.Secrets = []string{secret}
+			tt.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			if e.m, err = httpsession.New(store, tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			var handlerErrs []error
+			mux := http.NewServeMux()
+			mux.Handle("/", app(e.m))
+			mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+				e.m.Get(r).Data.Name = strings.Repeat("x", 300)
+			})
+			mux.HandleFunc("/gone", func(w http.ResponseWriter, r *http.Request) {
+				s := e.m.Get(r)
+				e.store.Delete(r.Context(), secretID)
+				s.Data.Counter++
+			})
+			mux.HandleFunc("/gone-calls", func(w http.ResponseWriter, r *http.Request) {
+				s := e.m.Get(r)
+				e.store.Delete(r.Context(), secretID)
+				handlerErrs = append(handlerErrs,
+					s.Update(r.Context(), func(v *sess) error { v.Counter++; return nil }),
+					s.Regenerate(r.Context()),
+					s.Save(r.Context()))
+			})
+			e.h = e.m.Handler(mux)
+			if err := store.Set(t.Context(), secretID, stored); err != nil {
+				t.Fatal(err)
+			}
+			if tt.prep != nil {
+				tt.prep(e)
+			}
+			e.do(tt.path, signedCookie(secretID, secret))
+			log := logs.String()
+			if !strings.Contains(log, tt.log) {
+				t.Errorf("log = %q; want a line about %q", log, tt.log)
+			}
+			if leaksID(log, secretID) {
+				t.Errorf("log = %q; holds the session id", log)
+			}
+			for _, err := range handlerErrs {
+				if err != nil && leaksID(err.Error(), secretID) {
+					t.Errorf("handler's error %q holds the session id", err)
+				}
+			}
+		})
+	}
+}
+
+// A secret shorter than 32 bytes is accepted, with one warning at New.
+func TestShortSecretWarns(t *testing.T) {
+	e := newEnv(t, httpsession.Options{})
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := httpsession.New(e.store, httpsession.Options{Secrets: []string{"short", "also short"}, Logger: logger}); err != nil {
+		t.Fatalf("New with a short secret = %v; want it accepted", err)
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "at least 32") {
+		t.Errorf("log = %q; want one warning asking for 32 bytes", logs.String())
+	}
+	logs = syncBuffer{}
+	if _, err := httpsession.New(e.store, httpsession.Options{Secrets: []string{secret}, Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.String(); got != "" {
+		t.Errorf("log with a 32-byte secret = %q; want nothing", got)
+	}
+}
+
+// The middleware refuses a session type that embeds the Cookie with no JSON
+// name even when the store's codec would let it through.
+func TestNewRejectsCookieWithoutJSONName(t *testing.T) {
+	type flat struct {
+		typedstore.Cookie
+		N int `json:"n"`
+	}
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { client.Close() })
+	store, err := typedstore.New(client, typedstore.Options[flat]{Codec: flatCodec[flat]{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = httpsession.New(store, httpsession.Options{Secrets: []string{secret}})
+	if err == nil || !strings.Contains(err.Error(), "`json:\"cookie\"`") {
+		t.Errorf("New = %v; want an error naming the tag `json:\"cookie\"`", err)
+	}
+}
+
+// flatCodec is a codec other than typedstore.JSONCodec, with the same JSON.
+type flatCodec[T any] struct{}
+
+func (flatCodec[T]) Encode(v T) ([]byte, error)     { return json.Marshal(v) }
+func (flatCodec[T]) Decode(data []byte, v *T) error { return json.Unmarshal(data, v) }

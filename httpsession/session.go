@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/internal/clock"
+	"github.com/typedstore/typedstore/internal/redact"
 )
 
 // ErrCommitted occurs when [Session.Regenerate] is called after the
@@ -160,7 +162,7 @@ func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
 	}
 	s.touchCookie()
 	var result T
-	err := s.m.store.Update(ctx, s.id, func(v *T) error {
+	err := s.m.sessions.Update(ctx, s.id, func(v *T) error {
 		if err := fn(v); err != nil {
 			return err
 		}
@@ -199,8 +201,11 @@ func (s *Session[T]) lost() {
 // regenerate, it keeps Data; set Data to the zero value for an empty
 // session. The regenerated session is saved when the response goes out,
 // even if Data did not change. Regenerate returns [ErrCommitted], and does
-// nothing, once the response's headers have gone out. ctx bounds the
-// deletion.
+// nothing, once the response's headers have gone out. It returns [ErrGone],
+// and writes nothing, when the stored session left the store during the
+// request (another request destroyed it, or it expired): the session is not
+// brought back under a new id, and the response clears the browser's cookie.
+// ctx bounds the deletion.
 func (s *Session[T]) Regenerate(ctx context.Context) error {
 	if s.committed {
 		return ErrCommitted
@@ -209,9 +214,20 @@ func (s *Session[T]) Regenerate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.gone {
+		return ErrGone
+	}
 	if s.stored {
-		if err := s.m.store.Delete(ctx, s.id); err != nil {
+		// The old session must still be there: if another request destroyed
+		// it (a logout elsewhere), moving this request's copy to a new id
+		// would bring it back.
+		found, err := s.m.store.Unlink(ctx, s.id)
+		if err != nil {
 			return err
+		}
+		if !found {
+			s.lost()
+			return ErrGone
 		}
 	}
 	s.id, s.stored, s.destroyed, s.forceSave = id, false, false, false
@@ -228,7 +244,7 @@ func (s *Session[T]) Regenerate(ctx context.Context) error {
 // bounds the deletion.
 func (s *Session[T]) Destroy(ctx context.Context) error {
 	if s.stored {
-		if err := s.m.store.Delete(ctx, s.id); err != nil {
+		if err := s.m.sessions.Delete(ctx, s.id); err != nil {
 			return err
 		}
 		s.stored = false
@@ -263,7 +279,7 @@ func (s *Session[T]) touchCookie() {
 	if s.cookie.OriginalMaxAge == nil {
 		return
 	}
-	t := time.UnixMilli(time.Now().UnixMilli() + *s.cookie.OriginalMaxAge).UTC()
+	t := time.UnixMilli(clock.Now().UnixMilli() + *s.cookie.OriginalMaxAge).UTC()
 	s.cookie.ExpiresAt = &t
 }
 
@@ -280,7 +296,7 @@ func (s *Session[T]) hash() ([sha256.Size]byte, error) {
 	if cc, ok := any(&v).(typedstore.CookieCarrier); ok {
 		*cc.SessionCookie() = typedstore.Cookie{}
 	}
-	b, err := s.m.store.Codec().Encode(v)
+	b, err := s.m.store.Encode(v)
 	if err != nil {
 		return [sha256.Size]byte{}, fmt.Errorf("httpsession: encode session: %w", err)
 	}
@@ -300,9 +316,9 @@ func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
 	// that it can never overwrite another session.
 	var err error
 	if s.stored {
-		err = s.m.store.Replace(ctx, s.id, s.Data)
+		err = s.m.sessions.Replace(ctx, s.id, s.Data)
 	} else {
-		err = s.m.store.Create(ctx, s.id, s.Data)
+		err = s.m.sessions.Create(ctx, s.id, s.Data)
 	}
 	if s.stored && errors.Is(err, typedstore.ErrNotFound) {
 		s.lost()
@@ -343,14 +359,14 @@ func (s *Session[T]) commit(h http.Header) error {
 	} else {
 		save = !isSaved
 	}
-	save = save || s.forceSave
+	save = save || s.forceSave || (!isNew && s.touchRewrites())
 	switch {
 	case s.gone:
 	case save:
 		err := s.write(ctx, sum)
 		if errors.Is(err, ErrGone) {
 			s.m.logger().InfoContext(ctx, "httpsession: session destroyed or expired during the request; not saved",
-				"session", idHint(s.id))
+				"session", redact.ID(s.id))
 			break
 		}
 		if err != nil {
@@ -361,11 +377,11 @@ func (s *Session[T]) commit(h http.Header) error {
 		if s.extendedEnough() {
 			break
 		}
-		err := s.m.store.Touch(ctx, s.id, s.Data)
+		err := s.m.sessions.Touch(ctx, s.id, s.Data)
 		if err != nil && !errors.Is(err, typedstore.ErrNotFound) {
 			// The session is intact, only its expiry was not reset: not
 			// worth failing the response for.
-			s.m.logger().WarnContext(ctx, "httpsession: touch session", "session", idHint(s.id), "err", err)
+			s.m.logger().WarnContext(ctx, "httpsession: touch session", "session", redact.ID(s.id), "err", err)
 		}
 	}
 
@@ -393,6 +409,14 @@ func (s *Session[T]) commit(h http.Header) error {
 	return nil
 }
 
+// touchRewrites reports whether touching the session means rewriting it:
+// when the store keeps sessions without a time to live, the expiry stored in
+// the session's cookie is the only one it has, and a touch must move it.
+func (s *Session[T]) touchRewrites() bool {
+	st := s.m.store.Settings
+	return st.DisableTTL && !st.DisableTouch && s.m.carrier && s.cookie.ExpiresAt != nil
+}
+
 // extendedEnough reports whether the load already reset the stored
 // session's expiry to within a second of what a touch now would set, so that
 // the touch can be skipped. Data must hold the cookie (putCookie).
@@ -400,7 +424,7 @@ func (s *Session[T]) extendedEnough() bool {
 	if s.extendedTo.IsZero() {
 		return false
 	}
-	want := time.Now().Add(s.m.store.TTL(s.Data))
+	want := clock.Now().Add(s.m.store.TTL(s.Data))
 	d := want.Sub(s.extendedTo)
 	return d > -time.Second && d < time.Second
 }
@@ -419,7 +443,7 @@ func (s *Session[T]) httpCookie() *http.Cookie {
 	}
 	if exp := s.cookie.ExpiresAt; exp != nil {
 		c.Expires = *exp
-		c.MaxAge = max(int(math.Ceil(time.Until(*exp).Seconds())), 1)
+		c.MaxAge = max(int(math.Ceil(clock.Until(*exp).Seconds())), 1)
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package httpsession
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 )
@@ -10,7 +11,8 @@ import (
 // responseWriter commits the session just before the response's headers go
 // out: on the first WriteHeader with a final status, Write, Flush or
 // Hijack, or when the handler returns. If the commit fails, the error
-// handler answers instead and the handler's own response is dropped.
+// handler answers instead and the handler's own response, headers included,
+// is dropped.
 //
 // It implements Unwrap, so that http.ResponseController reaches the
 // features of the writer beneath (deadlines, full duplex), and it
@@ -19,9 +21,22 @@ import (
 // http.ErrNotSupported (Flush does nothing).
 type responseWriter[T any] struct {
 	http.ResponseWriter
-	s    *Session[T]
-	done bool  // commit attempted
-	err  error // commit failed: the error handler has answered
+	s *Session[T]
+	// before holds the response's headers as they were when the request
+	// reached the middleware (set by middleware further out), to which a
+	// failed commit returns them before the error handler answers.
+	before http.Header
+	done   bool  // commit attempted
+	err    error // commit failed: the error handler has answered
+}
+
+// newResponseWriter returns a responseWriter for s on w.
+func newResponseWriter[T any](w http.ResponseWriter, s *Session[T]) *responseWriter[T] {
+	rw := &responseWriter[T]{ResponseWriter: w, s: s}
+	if h := w.Header(); len(h) > 0 {
+		rw.before = h.Clone()
+	}
+	return rw
 }
 
 func (w *responseWriter[T]) commit() error {
@@ -31,6 +46,11 @@ func (w *responseWriter[T]) commit() error {
 	w.done = true
 	if err := w.s.commit(w.ResponseWriter.Header()); err != nil {
 		w.err = fmt.Errorf("httpsession: response dropped: the session could not be saved: %w", err)
+		// None of the handler's headers (a Location, a Set-Cookie of its
+		// own) may go out with the error response.
+		h := w.ResponseWriter.Header()
+		clear(h)
+		maps.Copy(h, w.before)
 		w.s.m.fail(w.ResponseWriter, w.s.r, err)
 	}
 	return w.err

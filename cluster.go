@@ -1,0 +1,135 @@
+package typedstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// isSingleServer reports whether client talks to one server (or a Sentinel
+// group's master), where one multi-key command may carry keys of any slot.
+// A cluster or a ring spreads keys over nodes, so its multi-key reads and
+// deletes go out as pipelines of single-key commands, which the client
+// routes to the node that owns each key.
+func isSingleServer(client redis.UniversalClient) bool {
+	_, ok := client.(*redis.Client)
+	return ok
+}
+
+// autoPipeliner returns the client's shared autopipeliner, for a
+// *redis.Client or a *redis.ClusterClient; nil for other clients.
+func autoPipeliner(client redis.UniversalClient) (*redis.AutoPipeliner, error) {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.AsyncAutoPipeline()
+	case *redis.ClusterClient:
+		return c.AsyncAutoPipeline()
+	}
+	return nil, nil
+}
+
+// del deletes keys: in one UNLINK where a multi-key command is allowed, else
+// as a pipeline of single-key UNLINKs routed by the client.
+func (s *Store[T]) del(ctx context.Context, keys []string) error {
+	switch {
+	case len(keys) == 0:
+		return nil
+	case len(keys) == 1:
+		return s.do(ctx, redis.NewIntCmd(ctx, "unlink", keys[0]))
+	case s.multiKey:
+		return s.client.Unlink(ctx, keys...).Err()
+	}
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Unlink(ctx, k)
+		}
+		return nil
+	})
+	return err
+}
+
+// nodes returns the clients to scan: every master of a cluster, every live
+// shard of a ring, or the client itself.
+func (s *Store[T]) nodes(ctx context.Context) ([]redis.Cmdable, error) {
+	var (
+		mu    sync.Mutex
+		nodes []*redis.Client
+	)
+	collect := func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		nodes = append(nodes, c)
+		mu.Unlock()
+		return nil
+	}
+	var err error
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, collect)
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, collect)
+	default:
+		return []redis.Cmdable{s.client}, nil
+	}
+	if err != nil {
+		return nil, s.wrapErr(ctx, "list nodes", err)
+	}
+	slices.SortFunc(nodes, func(a, b *redis.Client) int { return strings.Compare(a.Options().Addr, b.Options().Addr) })
+	out := make([]redis.Cmdable, len(nodes))
+	for i, n := range nodes {
+		out[i] = n
+	}
+	return out, nil
+}
+
+// maxScanPasses bounds how many times scanKeys scans a cluster whose slots
+// move while it scans.
+const maxScanPasses = 5
+
+// topology returns, for a cluster, each master's own view of its id, config
+// epoch and slots, including slots being migrated or imported ("[…]"), so
+// that two equal results with no "[" mean that no key moved between masters
+// in between. For a single server or a ring it returns "".
+func (s *Store[T]) topology(ctx context.Context, nodes []redis.Cmdable) (string, error) {
+	if _, ok := s.client.(*redis.ClusterClient); !ok {
+		return "", nil
+	}
+	var b strings.Builder
+	for _, n := range nodes {
+		out, err := n.ClusterNodes(ctx).Result()
+		if err != nil {
+			return "", s.wrapErr(ctx, "cluster nodes", err)
+		}
+		for line := range strings.SplitSeq(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 8 && strings.Contains(f[2], "myself") {
+				// id, flags, config epoch, slots; not the ping times.
+				b.WriteString(strings.Join(append([]string{f[0], f[2], f[6]}, f[8:]...), " "))
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+// reloadOnNetError asks a cluster client to reload its slot map after an
+// error that is not a reply from Redis (a refused or broken connection) nor
+// the context's. A master that died sends no MOVED reply, and go-redis
+// (v9.22 and later) otherwise goes on routing its slots to the dead address
+// until its slot map is ClusterStateReloadInterval old, 60 s by default
+// (redis/go-redis#3979). The reload is asynchronous and go-redis runs at
+// most one at a time, so a burst of errors costs one CLUSTER SLOTS.
+func (s *Store[T]) reloadOnNetError(err error) {
+	c, ok := s.client.(*redis.ClusterClient)
+	if !ok || err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return
+	}
+	c.ReloadState(context.Background())
+}

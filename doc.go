@@ -1,0 +1,70 @@
+// Package typedstore keeps strongly typed web sessions in Redis.
+//
+// A [Store] holds values of the caller's own session type T under keys
+// prefix+id, encoded by a pluggable [Codec] (JSON by default). It follows the
+// semantics of Node's connect-redis, the Redis store of express-session, so a
+// Go service and an Express app can share one set of sessions, and it fixes
+// what connect-redis gets wrong: the prefix is glob-escaped before it reaches
+// SCAN MATCH, a corrupt entry is reported without ending an iteration, and
+// iteration, counting and clearing visit every master of a Redis Cluster
+// without ever sending a multi-key command across hash slots.
+//
+// # Keys and ids
+//
+// The key of a session is [Options.Prefix] followed by its id, byte for byte.
+// An id may hold any bytes (NUL, newlines, glob characters, invalid UTF-8),
+// but it must not be empty and must not be longer than [MaxIDLen] bytes;
+// otherwise the call fails with an error that wraps [ErrInvalidID] and sends
+// nothing to Redis.
+//
+// # Expiry
+//
+// [Store.Set] writes a session with a time to live chosen, in this order, by:
+//
+//  1. [Options.TTLFunc], when it is set;
+//  2. the time left until the value's own expiry, when T or *T implements
+//     [Expirer] and the expiry is not the zero time (the duration is rounded
+//     up to the millisecond, so a session never leaves Redis before its cookie
+//     says);
+//  3. [Options.TTL], which defaults to 24 hours.
+//
+// A time to live of zero or less deletes the session, as connect-redis does:
+// a cookie that has already expired removes its session. [Options.DisableTTL]
+// writes sessions without expiry (and clears an expiry the key had), but a
+// time to live of zero or less still deletes. [Store.Touch] applies the same
+// rules to the key's expiry without rewriting the value.
+//
+// # Errors
+//
+// A missing or expired session is not a failure of the system: [Store.Get]
+// reports it as [ErrNotFound], never as go-redis's redis.Nil. A stored value
+// that the codec cannot decode is reported as a [*CorruptError], which wraps
+// [ErrCorrupt] and carries the id; the stored bytes are left as they are.
+// Every other error comes from Redis or from the context, wrapped with %w so
+// that errors.Is finds context.Canceled, context.DeadlineExceeded or the
+// go-redis error beneath. Messages read "typedstore: <operation>: …". No
+// method panics on bad data or on a dead server.
+//
+// A session id is a credential, so no error message holds a whole one: where
+// a message names a session, it shows a hint of its id (at most its first
+// six bytes), and programs find the id itself in [CorruptError.ID].
+//
+// # Contexts
+//
+// Every method that talks to Redis takes a context first. A context that is
+// already done fails the call before anything is sent, and the error wraps
+// the context's error. How quickly a call that is under way gives up depends
+// on the client: go-redis bounds a network read or write by the context's
+// deadline only when the client's ContextTimeoutEnabled option is set (as
+// [Open] sets it); otherwise by its ReadTimeout and WriteTimeout.
+//
+// # Deployments
+//
+// A Store works with anything that implements redis.UniversalClient: a
+// single server or a Sentinel failover client (*redis.Client), a Redis
+// Cluster (*redis.ClusterClient) or a client-side sharded *redis.Ring. On a
+// cluster or a ring, [Store.IDs], [Store.All], [Store.Len] and [Store.Clear]
+// scan every master (or shard) in turn, and reads and deletes of several keys
+// go out as pipelines of single-key commands, which the client routes to the
+// node that owns each key.
+package typedstore

@@ -1,0 +1,47 @@
+// Package storeapi lends package httpsession the parts of a
+// typedstore.Store that are plumbing rather than API: how the store would
+// encode a value and what time to live it would give it, its settings, and
+// a delete that reports whether the session was there.
+//
+// Package typedstore registers [Of] when it is initialised; httpsession
+// calls [For] once per Manager.
+package storeapi
+
+import (
+	"context"
+	"time"
+)
+
+// Funcs are a store's internals for values of type T.
+type Funcs[T any] struct {
+	// TTL returns the time to live that a write of v would give it now;
+	// zero or less means that the write would delete the session. It
+	// ignores DisableTTL.
+	TTL func(v T) time.Duration
+	// Encode encodes v with the store's codec.
+	Encode func(v T) ([]byte, error)
+	// Unlink deletes the session stored under id and reports whether there
+	// was one.
+	Unlink func(ctx context.Context, id string) (bool, error)
+	// CookieTagErr is the error that typedstore.New gives for a T that
+	// embeds typedstore.Cookie under a JSON name other than "cookie", or
+	// nil.
+	CookieTagErr error
+	Settings
+}
+
+// Settings are the options of a store that decide its expiries.
+type Settings struct {
+	TTL          time.Duration // Options.TTL after defaults
+	TTLFunc      bool          // Options.TTLFunc is set
+	Expirer      bool          // T or *T implements typedstore.Expirer
+	DisableTTL   bool
+	DisableTouch bool
+}
+
+// Of returns the Funcs[T] of a *typedstore.Store[T], as an any. Package
+// typedstore sets it.
+var Of func(store any) any
+
+// For returns the Funcs of store, a *typedstore.Store[T].
+func For[T any](store any) Funcs[T] { return Of(store).(Funcs[T]) }

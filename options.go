@@ -1,0 +1,145 @@
+package typedstore
+
+import (
+	"cmp"
+	"fmt"
+	"time"
+)
+
+// DefaultPrefix is the key prefix used when [Options.Prefix] is empty. It is
+// connect-redis's default.
+const DefaultPrefix = "sess:"
+
+// DefaultTTL is the time to live used when neither [Options.TTLFunc], the
+// value's own expiry nor [Options.TTL] gives one. It is connect-redis's
+// default of one day.
+const DefaultTTL = 24 * time.Hour
+
+// DefaultScanCount is the SCAN COUNT hint used when [Options.ScanCount] is 0.
+const DefaultScanCount = 100
+
+// MaxIDLen is the longest session id, in bytes, that a Store accepts. Ids
+// made by the usual generators are 20 to 50 bytes long; the bound keeps a
+// hostile id from turning into a key of arbitrary size.
+const MaxIDLen = 1024
+
+// DefaultMaxSize is the largest encoded session, in bytes, when
+// [Options.MaxSize] is 0. Sessions are usually well under 4 KiB; the bound
+// stops a runaway session (or a hostile key under the prefix) from costing a
+// request megabytes of memory and bandwidth.
+const DefaultMaxSize = 1 << 20
+
+// DefaultUpdateAttempts is the number of attempts [Store.Update] makes when
+// [Options.UpdateAttempts] is 0.
+const DefaultUpdateAttempts = 10
+
+// Options configures a [Store]. The zero value gives connect-redis's
+// defaults: prefix "sess:", a one-day TTL, SCAN COUNT 100 and JSON.
+type Options[T any] struct {
+	// Prefix is prepended to every session id to form its key. Default
+	// "sess:". Use a distinct prefix for each application that shares a Redis
+	// database: IDs, All, Len and Clear see only keys under their own prefix.
+	Prefix string
+
+	// TTL is the time to live of a session whose expiry neither TTLFunc nor
+	// the value itself (through Expirer) gives. Default 24h. It must not be
+	// negative.
+	TTL time.Duration
+
+	// TTLFunc, when set, chooses the time to live of every session written or
+	// touched, overriding the value's own expiry and TTL. A result of zero or
+	// less deletes the session.
+	TTLFunc func(v T) time.Duration
+
+	// DisableTTL writes sessions with no expiry at all; they stay until
+	// deleted. Touch does nothing. A time to live of zero or less (an expired
+	// cookie) still deletes.
+	DisableTTL bool
+
+	// DisableTouch makes Touch do nothing, so a session expires a fixed time
+	// after it was last written.
+	DisableTouch bool
+
+	// ScanCount is the COUNT hint of the SCAN commands behind IDs, All, Len
+	// and Clear, and so the size of their batches. Default 100. It must not
+	// be negative.
+	ScanCount int
+
+	// Codec encodes and decodes session values. Default JSONCodec[T], on
+	// github.com/goccy/go-json.
+	Codec Codec[T]
+
+	// MaxSize is the largest encoded session, in bytes, that the store
+	// writes or reads. Default DefaultMaxSize (1 MiB). A larger value fails
+	// to be written with an error wrapping ErrTooLarge; a larger stored value
+	// is reported as a *CorruptError wrapping ErrTooLarge, and left as it is.
+	// It must not be negative.
+	MaxSize int
+
+	// UpdateAttempts is how many times Update reads, applies its function
+	// and tries to write before it gives up with ErrConflict. Default
+	// DefaultUpdateAttempts (10). It must not be negative.
+	UpdateAttempts int
+
+	// TouchSlack lets Touch skip the write while a session has most of its
+	// lifetime left: Touch extends the expiry only when the time the session
+	// has left is more than TouchSlack short of the new time to live. With a
+	// TTL of 24h and a TouchSlack of 1h, a session is extended at most about
+	// once an hour however often it is touched. The check and the write are
+	// one Lua script (one round trip, as without it); a skipped touch writes
+	// nothing, so it neither replicates nor invalidates client-side caches.
+	// Default 0: every Touch writes, as in connect-redis. It must not be
+	// negative.
+	TouchSlack time.Duration
+
+	// AutoPipeline sends the single-key commands of Get, GetAndExtend, Set,
+	// Create, Replace, Touch and Delete of one id through go-redis's
+	// automatic pipelining (the client's AsyncAutoPipeline, which go-redis
+	// shares among all its users), which batches the commands of concurrent
+	// callers into shared pipelines: under many concurrent requests, far
+	// fewer round trips and system calls for the same work. Each call still
+	// waits for its own command, in order with the caller's earlier calls,
+	// and no longer than its context allows; a command whose caller stopped
+	// waiting may still run. It applies to a *redis.Client or
+	// *redis.ClusterClient and has no effect on other clients. The
+	// autopipeliner belongs to the client, which closes it. Default false.
+	AutoPipeline bool
+}
+
+// validate reports the first option that is out of range.
+func (o *Options[T]) validate() error {
+	switch {
+	case o.TTL < 0:
+		return fmt.Errorf("negative TTL %v", o.TTL)
+	case o.ScanCount < 0:
+		return fmt.Errorf("negative ScanCount %d", o.ScanCount)
+	case o.MaxSize < 0:
+		return fmt.Errorf("negative MaxSize %d", o.MaxSize)
+	case o.UpdateAttempts < 0:
+		return fmt.Errorf("negative UpdateAttempts %d", o.UpdateAttempts)
+	case o.TouchSlack < 0:
+		return fmt.Errorf("negative TouchSlack %v", o.TouchSlack)
+	}
+	if _, json := o.Codec.(JSONCodec[T]); o.Codec == nil || json {
+		// Only the JSON codec reads the tag; another codec decides the
+		// stored shape itself.
+		if err := checkCookieTag[T](); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withDefaults returns o with the documented defaults in place of zero
+// values.
+func (o Options[T]) withDefaults() Options[T] {
+	o.Prefix = cmp.Or(o.Prefix, DefaultPrefix)
+	o.TTL = cmp.Or(o.TTL, DefaultTTL)
+	o.ScanCount = cmp.Or(o.ScanCount, DefaultScanCount)
+	o.MaxSize = cmp.Or(o.MaxSize, DefaultMaxSize)
+	o.UpdateAttempts = cmp.Or(o.UpdateAttempts, DefaultUpdateAttempts)
+	if o.Codec == nil {
+		o.Codec = JSONCodec[T]{}
+	}
+	return o
+}
