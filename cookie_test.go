@@ -58,10 +58,3 @@ func TestNewRejectsCookieWithoutJSONName(t *testing.T) {
 		t.Errorf("New with the tag = %v; want nil", err)
 	}
 }
-
-func TestOpenEmptyURL(t *testing.T) {
-	_, err := typedstore.Open("", typedstore.Options[session]{})
-	if err == nil || !strings.Contains(err.Error(), "URL is empty") {
-		t.Errorf("Open(\"\") = %v; want an error saying the URL is empty", err)
-	}
-}

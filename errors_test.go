@@ -150,3 +150,29 @@ func TestErrorsNameTheOperation(t *testing.T) {
 		}
 	}
 }
+
+func TestCorruptValue(t *testing.T) {
+	ctx := context.Background()
+	mr, _, s := newMini(t, typedstore.Options[session]{})
+	corrupt := map[string]string{
+		"truncated": `{"cookie":{"path":"/"},"userId":4`,
+		"random":    "\x00\x01\x02garbage",
+		"wrongtype": `{"userId":"not a number"}`,
+	}
+	for id, raw := range corrupt {
+		mr.Set("sess:"+id, raw)
+	}
+	for id, raw := range corrupt {
+		_, err := s.Get(ctx, id)
+		var ce *typedstore.CorruptError
+		if !errors.Is(err, typedstore.ErrCorrupt) || !errors.As(err, &ce) || ce.ID != id {
+			t.Errorf("Get(%q) = %v; want a *CorruptError for that id wrapping ErrCorrupt", id, err)
+		}
+		if err != nil && strings.Contains(err.Error(), id) {
+			t.Errorf("error %q holds the whole id %q; want at most a hint", err, id)
+		}
+		if got, _ := mr.Get("sess:" + id); got != raw {
+			t.Errorf("stored bytes of %q = %q; want them untouched (%q)", id, got, raw)
+		}
+	}
+}

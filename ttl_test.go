@@ -77,3 +77,70 @@ func TestExpiryMethods(t *testing.T) {
 		check(t, mr.TTL("sess:k"), 5*time.Minute)
 	})
 }
+
+func TestTTLRules(t *testing.T) {
+	hour := time.Hour
+	tests := []struct {
+		name    string
+		opts    typedstore.Options[session]
+		v       session
+		wantMin time.Duration // inclusive; 0 with wantNone means no expiry
+		wantMax time.Duration
+		none    bool // key has no expiry
+		deleted bool // key does not exist
+	}{
+		{"option TTL", typedstore.Options[session]{TTL: 10 * time.Minute}, session{}, 10 * time.Minute, 10 * time.Minute, false, false},
+		{"cookie beats option TTL", typedstore.Options[session]{TTL: 10 * time.Minute}, expiring(1, hour), hour - time.Second, hour, false, false},
+		{"TTLFunc beats cookie", typedstore.Options[session]{TTLFunc: func(session) time.Duration { return 5 * time.Second }}, expiring(1, hour), 5 * time.Second, 5 * time.Second, false, false},
+		{"TTLFunc zero deletes", typedstore.Options[session]{TTLFunc: func(session) time.Duration { return 0 }}, expiring(1, hour), 0, 0, false, true},
+		{"TTLFunc negative deletes", typedstore.Options[session]{TTLFunc: func(session) time.Duration { return -time.Second }}, session{}, 0, 0, false, true},
+		{"past cookie deletes", typedstore.Options[session]{}, expiring(1, -time.Minute), 0, 0, false, true},
+		{"DisableTTL writes no expiry", typedstore.Options[session]{DisableTTL: true}, expiring(1, hour), 0, 0, true, false},
+		{"DisableTTL still deletes a past cookie", typedstore.Options[session]{DisableTTL: true}, expiring(1, -time.Minute), 0, 0, false, true},
+		{"sub-second cookie rounds up", typedstore.Options[session]{}, expiring(1, 1500*time.Millisecond), time.Second, 1500 * time.Millisecond, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mr, _, s := newMini(t, tt.opts)
+			ctx := context.Background()
+			// An earlier value with an expiry, so that overwriting it shows
+			// whether the old expiry was cleared or the key deleted.
+			mr.Set("sess:k", "{}")
+			mr.SetTTL("sess:k", 7*time.Second)
+			if err := s.Set(ctx, "k", tt.v); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			switch {
+			case tt.deleted:
+				if mr.Exists("sess:k") {
+					t.Errorf("key exists with TTL %v; want it deleted", mr.TTL("sess:k"))
+				}
+			case tt.none:
+				if ttl := mr.TTL("sess:k"); !mr.Exists("sess:k") || ttl != 0 {
+					t.Errorf("exists = %v, TTL = %v; want a key with no expiry", mr.Exists("sess:k"), ttl)
+				}
+			default:
+				if ttl := mr.TTL("sess:k"); ttl < tt.wantMin || ttl > tt.wantMax {
+					t.Errorf("TTL = %v; want in [%v, %v]", ttl, tt.wantMin, tt.wantMax)
+				}
+			}
+		})
+	}
+}
+
+// A cookie expiry is never rounded down: the session outlives it.
+func TestCookieExpiryRoundsUp(t *testing.T) {
+	mr, _, s := newMini(t, typedstore.Options[session]{})
+	v := expiring(1, 2*time.Second)
+	*v.ExpiresAt = v.ExpiresAt.Add(300 * time.Microsecond) // not a whole millisecond
+	if err := s.Set(context.Background(), "k", v); err != nil {
+		t.Fatal(err)
+	}
+	// The TTL must cover the time until the expiry, not fall short of it.
+	if ttl, left := mr.TTL("sess:k"), time.Until(v.Expires()); ttl < left {
+		t.Errorf("TTL = %v; want at least the %v left until the cookie expires", ttl, left)
+	}
+	if got := s.TTLOf(v); got%time.Millisecond != 0 {
+		t.Errorf("TTLOf(v) = %v; want a whole number of milliseconds", got)
+	}
+}
