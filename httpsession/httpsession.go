@@ -56,7 +56,16 @@
 // loaded it when [Options.MaxAge] is set and T embeds the cookie (one
 // command per request), or else by [typedstore.Store.Touch] at the end of
 // the request (a PEXPIRE after the GET that loaded it, as express-session
-// and connect-redis do).
+// and connect-redis do). A store with [typedstore.Options.DisableTTL] has
+// no expiry to reset: there the expiry stored in the session's cookie is
+// the only one, and the touch rewrites the session to move it.
+//
+// A session in Redis is alive: when it is loaded, the time to live that
+// Redis keeps for it decides, not the expiry stored in its cookie, which a
+// touch does not rewrite (nor does connect-redis's). So a rolling or
+// touched session lives MaxAge after its last request, in Go as in an
+// Express app that shares it. Only in a store without time to live is a
+// session whose stored cookie has expired treated as gone.
 //
 // # Concurrent requests
 //
@@ -84,7 +93,10 @@
 // allows) while the session is loaded or saved, the middleware calls
 // [Options.ErrorHandler], by default a 500 response and a log line through
 // log/slog, and the handler's own response, if it had begun one, is
-// dropped. Waits on Redis are bounded by the request's context and by the
+// dropped, headers included: the error response carries the headers that
+// the response had when the request reached the middleware (set by
+// middleware further out) and those the ErrorHandler sets, never a
+// Location, Set-Cookie or other header of the handler's. Waits on Redis are bounded by the request's context and by the
 // Redis client's own timeouts. A stored session that cannot be decoded is
 // handled as [Options.OnCorrupt] says: by default, logged and replaced by a
 // new session under a new id; the corrupt value is left for its time to live
@@ -107,9 +119,13 @@
 // directly are overwritten when the session is saved.
 //
 // When *T does not implement [typedstore.CookieCarrier], the cookie's
-// settings live only in the [Options]: the browser's cookie expires after
-// [Options.MaxAge], but the stored session after the store's own TTL, so
-// set [typedstore.Options.TTL] to match.
+// settings live only in the [Options], and the stored session's expiry is
+// the store's: [New] refuses a MaxAge that the store would not follow (its
+// TTL differs, and neither its TTLFunc nor T's own Expires decides), with
+// an error saying to set [typedstore.Options.TTL] to MaxAge or to embed the
+// cookie. [typedstore.New] and New both refuse a T that embeds
+// [typedstore.Cookie] with no JSON name, whose fields would be stored
+// flattened into the session where express-session does not look.
 //
 // Fields of the stored JSON that T does not declare are lost when Go saves
 // the session: give T a field for everything the Express app keeps in its
@@ -198,7 +214,8 @@ type Options struct {
 	// them are tried when a cookie is verified, so a secret can be rotated
 	// by putting the new one first and keeping the old one until the
 	// cookies it signed have expired. At least one is required, and none
-	// may be empty. A secret should be at least 32 random bytes.
+	// may be empty. A secret should be at least 32 random bytes: New logs
+	// one warning when one is shorter.
 	Secrets []string
 
 	// Path is the cookie's Path attribute. Default "/".
@@ -213,7 +230,8 @@ type Options struct {
 	// cookie with no Max-Age or Expires, which the browser drops when it
 	// closes, and whose stored session lives for the store's TTL
 	// (express-session's default, cookie.maxAge unset). It must not be
-	// negative.
+	// negative. When T does not embed typedstore.Cookie, the store must keep
+	// sessions for MaxAge too (see the package documentation).
 	MaxAge time.Duration
 
 	// DisableHTTPOnly lets scripts in the page read the cookie. Default
@@ -283,8 +301,8 @@ type Options struct {
 	// ErrorHandler writes the response when the session cannot be loaded or
 	// saved (the store failed, or the request's context ended first). It
 	// is called at most once per request, before any of the handler's
-	// response has gone out; whatever the handler writes after it is
-	// discarded. Default: a log line at level Error through Logger and a
+	// response has gone out, with the headers the handler had set removed;
+	// whatever the handler writes after it is discarded. Default: a log line at level Error through Logger and a
 	// plain "Internal Server Error" with status 500.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
@@ -317,9 +335,11 @@ type Manager[T any] struct {
 type ctxKey[T any] struct{ m *Manager[T] }
 
 // New returns a Manager that keeps sessions in store. It validates opts
-// (at least one secret, none empty; a valid cookie name, path and domain;
-// no negative MaxAge; SameSite None and Partitioned only where Secure is
-// possible) and fills in the defaults. It does not contact Redis.
+// (at least one secret, none empty; a cookie that net/http's
+// [http.Cookie.Valid] accepts, name, path and domain included; no negative
+// MaxAge; SameSite None and Partitioned only where Secure is possible; a
+// MaxAge that the store's expiry follows) and fills in the defaults. It does
+// not contact Redis.
 func New[T any](store *typedstore.Store[T], opts Options) (*Manager[T], error) {
 	if store == nil {
 		return nil, errors.New("httpsession: New: nil store")
@@ -376,7 +396,7 @@ func (m *Manager[T]) validate() error {
 	case m.sameSite == http.SameSiteNoneMode && opts.Secure == SecureNever:
 		return errors.New("SameSite None requires Secure, but Secure is SecureNever")
 	case opts.Partitioned && opts.Secure == SecureNever:
-		return errors.New("Partitioned requires Secure, but Secure is SecureNever")
+		return errors.New("the Partitioned attribute requires Secure, but Secure is SecureNever")
 	case opts.OnCorrupt < CorruptNew || opts.OnCorrupt > CorruptFail:
 		return fmt.Errorf("unknown CorruptPolicy %d", opts.OnCorrupt)
 	}
