@@ -19,6 +19,7 @@ package typedstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -233,7 +234,7 @@ func BenchmarkGet(b *testing.B) {
 			b.ReportAllocs()
 			s := benchStore(b, be, typedstore.Options[benchSession]{})
 			for b.Loop() {
-				if _, err := s.Get(ctx, "no-such-session"); err != typedstore.ErrNotFound {
+				if _, err := s.Get(ctx, "no-such-session"); !errors.Is(err, typedstore.ErrNotFound) {
 					b.Fatalf("Get = %v; want ErrNotFound", err)
 				}
 			}

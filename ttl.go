@@ -15,32 +15,52 @@ func (s *Store[T]) ttlOf(v T) time.Duration {
 	if s.opts.TTLFunc != nil {
 		return s.opts.TTLFunc(v)
 	}
-	if s.expirer {
-		if exp := expiryOf(v); !exp.IsZero() {
+	if s.expiry != noExpiry {
+		if exp := expiryOf(s.expiry, v); !exp.IsZero() {
 			return ceilMillis(clock.Until(exp))
 		}
 	}
 	return s.opts.TTL
 }
 
-// isExpirer reports whether T or *T implements Expirer.
-func isExpirer[T any]() bool {
-	t := reflect.TypeFor[T]()
-	e := reflect.TypeFor[Expirer]()
-	return t.Implements(e) || reflect.PointerTo(t).Implements(e)
+// expiryKind says how a Store reads the expiry of its values.
+type expiryKind uint8
+
+const (
+	noExpiry        expiryKind = iota // T has no Expires method
+	expiryByValue                     // T implements Expirer
+	expiryByPointer                   // only *T implements Expirer
+	expiryOfPointer                   // T is a pointer that implements Expirer
+)
+
+// expiryKindOf returns how the expiry of a T is read.
+func expiryKindOf[T any]() expiryKind {
+	t, e := reflect.TypeFor[T](), reflect.TypeFor[Expirer]()
+	switch {
+	case t.Implements(e) && t.Kind() == reflect.Pointer:
+		return expiryOfPointer
+	case t.Implements(e):
+		return expiryByValue
+	case reflect.PointerTo(t).Implements(e):
+		return expiryByPointer
+	}
+	return noExpiry
 }
 
-// expiryOf returns the expiry of v when T or *T implements Expirer. A nil
+// expiryOf returns the expiry of v, read as kind says: one conversion to an
+// interface, so one allocation when T is larger than a pointer. A nil
 // pointer has no expiry.
-func expiryOf[T any](v T) time.Time {
-	if e, ok := any(v).(Expirer); ok {
-		if rv := reflect.ValueOf(e); rv.Kind() == reflect.Pointer && rv.IsNil() {
+func expiryOf[T any](kind expiryKind, v T) time.Time {
+	switch kind {
+	case expiryByValue:
+		return any(v).(Expirer).Expires()
+	case expiryOfPointer:
+		if reflect.ValueOf(v).IsNil() {
 			return time.Time{}
 		}
-		return e.Expires()
-	}
-	if e, ok := any(&v).(Expirer); ok {
-		return e.Expires()
+		return any(v).(Expirer).Expires()
+	case expiryByPointer:
+		return any(&v).(Expirer).Expires()
 	}
 	return time.Time{}
 }

@@ -20,8 +20,8 @@ type Store[T any] struct {
 	owned  atomic.Bool // the store created client and has not closed it yet
 	opts   Options[T]  // with defaults filled in
 	match  string      // glob-escaped prefix followed by "*", for SCAN MATCH
-	// expirer reports whether T or *T implements Expirer.
-	expirer bool
+	// expiry says whether and how T carries its own expiry (Expirer).
+	expiry expiryKind
 	// ap, when set, carries the single-key commands (see Options.AutoPipeline).
 	ap *redis.AutoPipeliner
 	// noGetEx is set once the server has answered that it has no GETEX
@@ -50,7 +50,7 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 	s := &Store[T]{
 		client:   client,
 		opts:     opts.withDefaults(),
-		expirer:  isExpirer[T](),
+		expiry:   expiryKindOf[T](),
 		multiKey: isSingleServer(client),
 	}
 	s.match = escapeGlob(s.opts.Prefix) + "*"
@@ -403,7 +403,7 @@ func (s *Store[T]) internals() any {
 		Settings: storeapi.Settings{
 			TTL:          s.opts.TTL,
 			TTLFunc:      s.opts.TTLFunc != nil,
-			Expirer:      s.expirer,
+			Expirer:      s.expiry != noExpiry,
 			DisableTTL:   s.opts.DisableTTL,
 			DisableTouch: s.opts.DisableTouch,
 		},

@@ -4,6 +4,9 @@
 //
 //	REDIS_URL=redis://127.0.0.1:6379 PREFIX=sess: SECRET=... node server.js
 //
+// MAX_AGE_MS sets cookie.maxAge (default one hour) and ROLLING=1 sets
+// rolling: true.
+//
 // It listens on a free loopback port and prints "listening <url>" once ready.
 //
 //	GET /session   the session as JSON: {"id": ..., "session": {...}}
@@ -28,7 +31,8 @@ async function main() {
       secret: process.env.SECRET,
       resave: false,
       saveUninitialized: false,
-      cookie: { maxAge: 60 * 60 * 1000, sameSite: "lax" },
+      rolling: process.env.ROLLING === "1",
+      cookie: { maxAge: Number(process.env.MAX_AGE_MS || 60 * 60 * 1000), sameSite: "lax" },
     }),
   );
 
