@@ -38,8 +38,9 @@
 //
 // A missing or expired session is not a failure of the system: [Store.Get]
 // reports it as [ErrNotFound], never as go-redis's redis.Nil. A stored value
-// that the codec cannot decode is reported as a [*CorruptError], which wraps
-// [ErrCorrupt] and carries the id; the stored bytes are left as they are.
+// that the codec cannot decode is reported as a [*CorruptError] (errors.As
+// finds it), which wraps [ErrCorrupt] and carries the id; the stored bytes
+// are left as they are.
 // Every other error comes from Redis or from the context, wrapped with %w so
 // that errors.Is finds context.Canceled, context.DeadlineExceeded or the
 // go-redis error beneath. Messages read "typedstore: <operation>: …". No

@@ -134,7 +134,8 @@ func TestErrorsNeverHoldTheID(t *testing.T) {
 // Errors name their operation: "typedstore: <op>: …".
 func TestErrorsNameTheOperation(t *testing.T) {
 	ctx := context.Background()
-	_, _, s := newMini(t, typedstore.Options[session]{})
+	mr, _, s := newMini(t, typedstore.Options[session]{})
+	mr.Set("sess:corrupt-id", "{")
 	tests := []struct {
 		call func() error
 		want string
@@ -143,6 +144,7 @@ func TestErrorsNameTheOperation(t *testing.T) {
 		{func() error { return s.Replace(ctx, "missing", session{}) }, "typedstore: replace: session not found"},
 		{func() error { return s.Touch(ctx, "missing", session{}) }, "typedstore: touch: session not found"},
 		{func() error { return s.Delete(ctx, "") }, "typedstore: delete: invalid session id: empty"},
+		{func() error { _, err := s.Get(ctx, "corrupt-id"); return err }, `typedstore: get: corrupt session "co…": unexpected end of JSON input`},
 	}
 	for _, tt := range tests {
 		if err := tt.call(); err == nil || err.Error() != tt.want {

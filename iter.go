@@ -73,7 +73,8 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 // value the codec cannot decode, one larger than [Options.MaxSize], or a key
 // under the prefix that holds a hash, a list or another non-string type) is
 // not yielded: the iteration goes on with the rest, and the error function
-// reports it as a [*CorruptError] naming the id (errors.Join of all of them,
+// reports it as an error wrapping a [*CorruptError] that carries the id
+// (errors.Join of all of them,
 // the first hundred listed and the rest counted). A Redis error or a done
 // context ends the iteration; the error function returns it, joined with the
 // corrupt entries seen before it. Breaking out of the loop stops all further
@@ -95,13 +96,13 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 			for i, val := range vals {
 				id := keys[i][len(s.opts.Prefix):]
 				if val.err != nil {
-					report(&CorruptError{ID: id, Err: val.err})
+					report(opErr("all", &CorruptError{ID: id, Err: val.err}))
 					continue
 				}
 				if val.data == nil {
 					continue // expired or deleted since SCAN returned it
 				}
-				v, err := s.decode(id, val.data)
+				v, err := s.decode("all", id, val.data)
 				if err != nil {
 					report(err)
 					continue

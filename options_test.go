@@ -23,6 +23,9 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"nil client", nil, typedstore.Options[session]{}, "nil redis client"},
 		{"negative TTL", client, typedstore.Options[session]{TTL: -time.Second}, "negative TTL"},
 		{"negative ScanCount", client, typedstore.Options[session]{ScanCount: -1}, "negative ScanCount"},
+		{"negative MaxSize", client, typedstore.Options[session]{MaxSize: -1}, "negative MaxSize"},
+		{"negative UpdateAttempts", client, typedstore.Options[session]{UpdateAttempts: -1}, "negative UpdateAttempts"},
+		{"negative TouchSlack", client, typedstore.Options[session]{TouchSlack: -time.Second}, "negative TouchSlack"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

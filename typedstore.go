@@ -80,8 +80,8 @@ func (s *Store[T]) Prefix() string { return s.opts.Prefix }
 func (s *Store[T]) Client() redis.UniversalClient { return s.client }
 
 // Get returns the session stored under id. It returns an error wrapping
-// [ErrNotFound] when there is none (never written, deleted or expired), and a
-// [*CorruptError] when the stored value cannot be decoded.
+// [ErrNotFound] when there is none (never written, deleted or expired), and
+// one wrapping a [*CorruptError] when the stored value cannot be decoded.
 func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	const op = "get"
 	var v T
@@ -93,7 +93,7 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return v, s.readErr(ctx, op, id, err)
 	}
-	return s.decode(id, data)
+	return s.decode(op, id, data)
 }
 
 // GetAndExtend returns the session stored under id, as [Store.Get] does, and
@@ -135,7 +135,7 @@ func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duratio
 	if err != nil {
 		return v, s.readErr(ctx, op, id, err)
 	}
-	return s.decode(id, data)
+	return s.decode(op, id, data)
 }
 
 // Set writes v under id with the time to live chosen by the rules in the
@@ -324,20 +324,21 @@ func (s *Store[T]) readErr(ctx context.Context, op, id string, err error) error 
 	case err == redis.Nil:
 		return notFoundErr(op)
 	case redis.HasErrorPrefix(err, "WRONGTYPE"):
-		return &CorruptError{ID: id, Err: err}
+		return opErr(op, &CorruptError{ID: id, Err: err})
 	}
 	return s.wrapErr(ctx, op, err)
 }
 
-// decode decodes the stored value of id, or returns a *CorruptError.
-func (s *Store[T]) decode(id string, data []byte) (T, error) {
+// decode decodes the stored value of id, read by op, or returns an error
+// of op wrapping a *CorruptError.
+func (s *Store[T]) decode(op, id string, data []byte) (T, error) {
 	var v T
 	if len(data) > s.opts.MaxSize {
-		return v, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)}
+		return v, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
 	}
 	if err := s.opts.Codec.Decode(data, &v); err != nil {
 		var zero T
-		return zero, &CorruptError{ID: id, Err: err}
+		return zero, opErr(op, &CorruptError{ID: id, Err: err})
 	}
 	return v, nil
 }

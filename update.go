@@ -43,8 +43,8 @@ return 1
 // session.
 //
 // Update never creates a session: it returns an error wrapping [ErrNotFound]
-// when there is none (or it is deleted while Update runs), a [*CorruptError]
-// when the stored value cannot be decoded (and leaves it as it is), and an
+// when there is none (or it is deleted while Update runs), one wrapping a
+// [*CorruptError] when the stored value cannot be decoded (and leaves it as it is), and an
 // error wrapping [ErrConflict] when every attempt met a concurrent change.
 // The write is a Lua compare-and-set on the one key (EVALSHA), so it works on
 // a cluster; each attempt costs two round trips.
@@ -67,7 +67,7 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		if err != nil {
 			return s.readErr(ctx, op, id, err)
 		}
-		v, err := s.decode(id, old)
+		v, err := s.decode(op, id, old)
 		if err != nil {
 			return err
 		}
