@@ -100,7 +100,9 @@ func (s *Session[T]) Expires() time.Time { return s.cookie.Expires() }
 // zero or less makes the cookie a browser-session cookie. The session is
 // saved and its cookie sent with this response. When T embeds
 // [typedstore.Cookie] the max-age is stored with the session and applies to
-// its later requests too; otherwise it applies to this response only.
+// its later requests too. Otherwise only this response's cookie gets it:
+// the stored session keeps the store's time to live, and later responses
+// [Options.MaxAge].
 func (s *Session[T]) SetMaxAge(d time.Duration) {
 	if d <= 0 {
 		s.cookie.OriginalMaxAge, s.cookie.ExpiresAt = nil, nil
