@@ -25,6 +25,7 @@ import (
 // change the topology (resharding, failover) run last and leave the cluster
 // healthy for the next.
 func TestCluster(t *testing.T) {
+	redistest.Heavy(t)
 	leakcheck.Check(t)
 	c := redistest.StartCluster(t, 3, 1)
 	t.Run("SlotMatchesServer", func(t *testing.T) { testSlotMatchesServer(t, c) })
@@ -994,6 +995,7 @@ func testClusterFailover(t *testing.T, c *redistest.Cluster) {
 // state machine, and 2,000 sessions that land on both shards and that IDs,
 // All, Len and Clear each see exactly once.
 func TestRing(t *testing.T) {
+	redistest.Heavy(t)
 	leakcheck.Check(t)
 	shards := map[string]*redistest.Server{"a": redistest.Start(t), "b": redistest.Start(t)}
 	addrs := map[string]string{}

@@ -39,6 +39,7 @@ func faultClient(t *testing.T, addr string) *redis.Client {
 // soon after the restart, and with appendfsync always no acknowledged Set is
 // lost.
 func TestServerRestartUnderLoad(t *testing.T) {
+	redistest.Heavy(t)
 	leakcheck.Check(t)
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	client := faultClient(t, srv.Addr)
@@ -146,6 +147,7 @@ func TestServerRestartUnderLoad(t *testing.T) {
 // A server that stops answering (SIGSTOP) does not hold a call past its
 // deadline, and the store works again when the server resumes.
 func TestPausedServerHonoursDeadlines(t *testing.T) {
+	redistest.Heavy(t)
 	leakcheck.Check(t)
 	srv := redistest.Start(t)
 	client := faultClient(t, srv.Addr)

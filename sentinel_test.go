@@ -17,6 +17,7 @@ import (
 // before each failover survive it; the test measures how long writes failed
 // and how many acknowledged writes the failover dropped.
 func TestSentinelFailover(t *testing.T) {
+	redistest.Heavy(t)
 	leakcheck.Check(t)
 	g := redistest.StartSentinel(t)
 	ctx := context.Background()
