@@ -140,7 +140,19 @@ func TestInteropNode(t *testing.T) {
 			t.Fatalf("Node /visit: %+v, cookie %v", v, nodeCookie)
 		}
 		t.Logf("Node Set-Cookie: %s", header)
-		t.Logf("Node stored:     %s", raw(v.ID))
+		stored := raw(v.ID)
+		t.Logf("Node stored:     %s", stored)
+		// express-session stores the max-age left when it saves the new
+		// session: 3600000, or 3599999 when a millisecond went by meanwhile.
+		var created struct {
+			Cookie struct {
+				OriginalMaxAge *int64 `json:"originalMaxAge"`
+			} `json:"cookie"`
+		}
+		if err := json.Unmarshal([]byte(stored), &created); err != nil || created.Cookie.OriginalMaxAge == nil ||
+			*created.Cookie.OriginalMaxAge < 3599000 || *created.Cookie.OriginalMaxAge > 3600000 {
+			t.Fatalf("Node stored %s (%v); want a cookie with an originalMaxAge of about 3600000", stored, err)
+		}
 
 		gv, goCookie, header := get(goSrv.URL, "/visit", nodeCookie)
 		if gv.ID != v.ID || gv.Session.Counter != 2 || gv.Session.Name != "go" {
@@ -156,8 +168,9 @@ func TestInteropNode(t *testing.T) {
 		if nv.ID != v.ID || nv.Session.Counter != 2 || nv.Session.Name != "go" {
 			t.Errorf("Node /session after Go's change = %+v; want counter 2, name go", nv)
 		}
-		if ma := nv.Session.Cookie.OriginalMaxAge; ma == nil || *ma != 3600000 || !nv.Session.Cookie.HTTPOnly || nv.Session.Cookie.Path != "/" {
-			t.Errorf("Node's view of the cookie Go stored = %+v", nv.Session.Cookie)
+		if ma := nv.Session.Cookie.OriginalMaxAge; ma == nil || *ma != *created.Cookie.OriginalMaxAge || !nv.Session.Cookie.HTTPOnly || nv.Session.Cookie.Path != "/" {
+			t.Errorf("Node's view of the cookie Go stored = %+v (originalMaxAge %v); want originalMaxAge %d as Node created it, httpOnly, path /",
+				nv.Session.Cookie, ptrValue(nv.Session.Cookie.OriginalMaxAge), *created.Cookie.OriginalMaxAge)
 		}
 		if ttl := client.PTTL(context.Background(), prefix+v.ID).Val(); ttl < 59*time.Minute || ttl > time.Hour {
 			t.Errorf("TTL after Go's save = %v; want about 1h", ttl)
@@ -215,6 +228,14 @@ func TestInteropNode(t *testing.T) {
 			t.Errorf("Node /session with the pre-login cookie = %+v; want a new session", nv)
 		}
 	})
+}
+
+// ptrValue returns *p, or nil.
+func ptrValue[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 type nodeApp struct{ url string }
