@@ -223,8 +223,8 @@ func (s *Server) logTail() string {
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
 	}
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
 	}
 	return strings.Join(lines, "\n")
 }
