@@ -21,7 +21,6 @@ func testClusterFailover(t *testing.T, c *redistest.Cluster) {
 	// ClusterStateReloadInterval (60 s by default): the store asks it to
 	// reload after a connection error, so a client with the default
 	// options recovers as soon as the replica has taken over.
-	const reload = time.Second // margin for the reload after the failover
 	s, client, guard, _ := clusterStore(t, c, "", nil)
 	loadStore, err := typedstore.New(client, typedstore.Options[session]{Prefix: redistest.UniquePrefix(t), TTL: 45 * time.Minute})
 	if err != nil {
@@ -42,7 +41,10 @@ func testClusterFailover(t *testing.T, c *redistest.Cluster) {
 		t.Fatal(err)
 	}
 	load := startWriteLoad(loadStore, func(id string) bool { return slotMap[redistest.Slot(loadStore.Prefix()+id)] == victim })
-	time.Sleep(200 * time.Millisecond) // some load before the kill
+	if !load.waitBusy(20) { // some load before the kill
+		load.stopAndWait()
+		t.Fatalf("the load made no progress before the kill: %v", load)
+	}
 	c.Kill(victim)
 	load.killed()
 	begin := time.Now()
@@ -64,10 +66,18 @@ func testClusterFailover(t *testing.T, c *redistest.Cluster) {
 	}
 	healthy := time.Since(begin)
 	// Once every node agrees on the new master, the client's next reload
-	// of the topology sees it too; from then on nothing may fail.
-	time.Sleep(reload + 300*time.Millisecond)
+	// of the topology sees it too: once every goroutine, and a write to
+	// the killed master's keys, has succeeded in a call started since, no
+	// call may fail.
+	if !load.waitWorking(begin.Add(healthy)) {
+		load.stopAndWait()
+		t.Fatalf("the store did not work again for every goroutine within %v of the failover: %v", loadWait, load)
+	}
 	load.settled()
-	time.Sleep(300 * time.Millisecond)
+	if !load.waitSettledCalls(100) {
+		load.stopAndWait()
+		t.Fatalf("the load made no progress after the failover had settled: %v", load)
+	}
 	load.stopAndWait()
 	if len(load.failedSettled) > 0 {
 		t.Errorf("calls failed after the failover had settled: %q", load.failedSettled)

@@ -131,14 +131,26 @@ type writeLoad struct {
 	reads, readsFailed          int
 	failedSettled               []string // calls started after settledAt that failed
 	errKinds                    map[string]int
+
+	// Per worker: calls whose write and read both succeeded, the start of
+	// the last of them, and the calls started after settledAt.
+	okCalls      []int
+	lastOK       []time.Time
+	settledCalls []int
+	lastHitOK    time.Time // start of the last acknowledged write to an affected key
 }
+
+// loadWait bounds each wait for a writeLoad to reach a state.
+const loadWait = 30 * time.Second
 
 // startWriteLoad starts the load on s, whose prefix must hold no session,
 // until stopAndWait.
 func startWriteLoad(s *typedstore.Store[session], affected func(string) bool) *writeLoad {
+	const workers = 4
 	l := &writeLoad{s: s, affected: affected, stop: make(chan struct{}),
-		recovered: make(chan struct{}), errKinds: map[string]int{}, acked: make([][]string, 4)}
-	for w := range 4 {
+		recovered: make(chan struct{}), errKinds: map[string]int{}, acked: make([][]string, workers),
+		okCalls: make([]int, workers), lastOK: make([]time.Time, workers), settledCalls: make([]int, workers)}
+	for w := range workers {
 		l.wg.Go(func() {
 			for seq := 0; ; seq++ {
 				select {
@@ -157,19 +169,26 @@ func startWriteLoad(s *typedstore.Store[session], affected func(string) bool) *w
 					_, rerr = s.Get(ctx, id)
 				}
 				cancel()
-				l.record(id, start, end, err, rerr)
+				l.record(w, id, start, end, err, rerr)
 			}
 		})
 	}
 	return l
 }
 
-func (l *writeLoad) record(id string, start, end time.Time, err, rerr error) {
+func (l *writeLoad) record(w int, id string, start, end time.Time, err, rerr error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.writes++
 	if err == nil {
 		l.reads++
+	}
+	if err == nil && rerr == nil {
+		l.okCalls[w]++
+		l.lastOK[w] = start
+	}
+	if !l.settledAt.IsZero() && start.After(l.settledAt) {
+		l.settledCalls[w]++
 	}
 	if rerr != nil {
 		l.readsFailed++
@@ -186,6 +205,9 @@ func (l *writeLoad) record(id string, start, end time.Time, err, rerr error) {
 		}
 	}
 	hit := l.affected(id)
+	if err == nil && hit {
+		l.lastHitOK = start
+	}
 	switch {
 	case err != nil && hit:
 		l.failed++
@@ -231,6 +253,49 @@ func (l *writeLoad) waitRecovered(timeout time.Duration) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.firstOK.Sub(l.killedAt), true
+}
+
+// waitUntil waits, polling, until cond, called with l.mu held, is true,
+// and reports whether it was within loadWait.
+func (l *writeLoad) waitUntil(cond func() bool) bool {
+	for deadline := time.Now().Add(loadWait); ; time.Sleep(5 * time.Millisecond) {
+		l.mu.Lock()
+		ok := cond()
+		l.mu.Unlock()
+		if ok {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// waitBusy waits until every worker has written and read back n sessions:
+// the load runs.
+func (l *writeLoad) waitBusy(n int) bool {
+	return l.waitUntil(func() bool { return slices.Min(l.okCalls) >= n })
+}
+
+// waitWorking waits until every worker has written and read back a session
+// in a call started after since, and a write to an affected key started
+// after since has been acknowledged: the client works again for every
+// goroutine and for the keys that the failover moved.
+func (l *writeLoad) waitWorking(since time.Time) bool {
+	return l.waitUntil(func() bool {
+		for _, t := range l.lastOK {
+			if !t.After(since) {
+				return false
+			}
+		}
+		return l.lastHitOK.After(since)
+	})
+}
+
+// waitSettledCalls waits until every worker has made n calls started after
+// the moment recorded by settled.
+func (l *writeLoad) waitSettledCalls(n int) bool {
+	return l.waitUntil(func() bool { return slices.Min(l.settledCalls) >= n })
 }
 
 func (l *writeLoad) stopAndWait() {
