@@ -39,6 +39,7 @@ func faultClient(t *testing.T, addr string) *redis.Client {
 // soon after the restart, and with appendfsync always no acknowledged Set is
 // lost.
 func TestServerRestartUnderLoad(t *testing.T) {
+	redistest.Heavy(t)
 	leakcheck.Check(t)
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	client := faultClient(t, srv.Addr)
@@ -95,17 +96,24 @@ func TestServerRestartUnderLoad(t *testing.T) {
 		})
 	}
 
-	time.Sleep(300 * time.Millisecond) // load before the fault
+	// waitFor waits, polling, until cond holds, for at most d.
+	waitFor := func(d time.Duration, cond func() bool) {
+		for deadline := time.Now().Add(d); !cond() && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(10*time.Second, func() bool { return nAcked.Load() >= 10*workers }) // load before the fault
 	before := nAcked.Load()
 	srv.Stop() // SIGKILL
-	time.Sleep(300 * time.Millisecond)
+	// The load sees the fault: as many calls as workers fail, each at its
+	// deadline at the latest.
+	waitFor(10*time.Second, func() bool { return nFailed.Load() >= workers })
 	failedWhileDown := nFailed.Load()
 	srv.Restart(t)
 	restarted.Store(time.Now().UnixNano())
-	for wait := time.Now().Add(5 * time.Second); recovered.Load() == 0 && time.Now().Before(wait); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // load after the fault
+	waitFor(5*time.Second, func() bool { return recovered.Load() != 0 })
+	after := nAcked.Load()
+	waitFor(10*time.Second, func() bool { return nAcked.Load() >= after+10*workers }) // load after the fault
 	close(stop)
 	wg.Wait()
 
@@ -146,6 +154,7 @@ func TestServerRestartUnderLoad(t *testing.T) {
 // A server that stops answering (SIGSTOP) does not hold a call past its
 // deadline, and the store works again when the server resumes.
 func TestPausedServerHonoursDeadlines(t *testing.T) {
+	redistest.Heavy(t)
 	leakcheck.Check(t)
 	srv := redistest.Start(t)
 	client := faultClient(t, srv.Addr)

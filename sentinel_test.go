@@ -17,6 +17,7 @@ import (
 // before each failover survive it; the test measures how long writes failed
 // and how many acknowledged writes the failover dropped.
 func TestSentinelFailover(t *testing.T) {
+	redistest.Heavy(t)
 	leakcheck.Check(t)
 	g := redistest.StartSentinel(t)
 	ctx := context.Background()
@@ -47,7 +48,10 @@ func TestSentinelFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		load := startWriteLoad(newStore(), everyKey)
-		time.Sleep(200 * time.Millisecond) // some load before the failover
+		if !load.waitBusy(20) { // some load before the failover
+			load.stopAndWait()
+			t.Fatalf("%s: the load made no progress before the failover: %v", how, load)
+		}
 		var promoted *redistest.Server
 		if how == "kill" {
 			_, err = g.KillMaster(ctx)
@@ -71,10 +75,17 @@ func TestSentinelFailover(t *testing.T) {
 		}
 		// Once the sentinels agree, every new connection goes to the new
 		// master; go-redis's pool, after failing to dial the old one, probes
-		// again once a second. From then on nothing may fail.
-		time.Sleep(1500 * time.Millisecond)
+		// again once a second. Once every goroutine has succeeded in a call
+		// started since the sentinels agreed, no call may fail.
+		if !load.waitWorking(load.killedAt.Add(agreed)) {
+			load.stopAndWait()
+			t.Fatalf("%s: the store did not work again for every goroutine within %v of the failover: %v", how, loadWait, load)
+		}
 		load.settled()
-		time.Sleep(300 * time.Millisecond)
+		if !load.waitSettledCalls(100) {
+			load.stopAndWait()
+			t.Fatalf("%s: the load made no progress after the failover had settled: %v", how, load)
+		}
 		load.stopAndWait()
 		if len(load.failedSettled) > 0 {
 			t.Errorf("%s: calls failed after the failover had settled: %q", how, load.failedSettled)

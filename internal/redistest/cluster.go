@@ -326,7 +326,8 @@ func (c *Cluster) health(ctx context.Context) error {
 		for _, want := range []string{"cluster_state:ok", "cluster_slots_assigned:16384", "cluster_slots_ok:16384"} {
 			k, v, _ := strings.Cut(want, ":")
 			if got := infoField(info, k); got != v {
-				return fmt.Errorf("%s reports %s:%s, want %s\nlog of %s:\n%s", n.Addr, k, got, want, n.Addr, n.logTail())
+				nodes, _ := n.Client.ClusterNodes(ctx).Result()
+				return fmt.Errorf("%s reports %s:%s, want %s\nCLUSTER NODES on %[1]s:\n%s\nCLUSTER INFO:\n%s\nlog of %[1]s:\n%s", n.Addr, k, got, want, nodes, info, n.logTail())
 			}
 		}
 		m, err := c.slotMapOf(ctx, n)

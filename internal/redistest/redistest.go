@@ -3,9 +3,14 @@
 //
 // Tests that need a real Redis call [Addr]. It returns, in this order, the
 // server named by TYPEDSTORE_REDIS_ADDR, or a redis-server that it starts
-// from the PATH. When neither is available the test fails if
-// TYPEDSTORE_REQUIRE_REDIS=1 or CI=true is set in the environment, and is
-// skipped, with the reason, otherwise.
+// from the PATH. When neither is available the test fails if the
+// environment requires real servers (see [Required]), and is skipped, with
+// the reason, otherwise.
+//
+// The heavy suites (a cluster, a Sentinel group, servers killed, restarted
+// or paused, the Node interop test) call [Heavy] first: they run only when
+// TYPEDSTORE_HEAVY=1, as .ci/run sets it, so that a plain go test ./...
+// stays quick.
 package redistest
 
 import (
@@ -25,9 +30,33 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Required reports whether the environment demands real-Redis tests.
+// HeavyEnv is the environment variable that turns the heavy suites on
+// when set to 1 (see [Heavy]).
+const HeavyEnv = "TYPEDSTORE_HEAVY"
+
+// Required reports whether the environment demands real-server tests:
+// TYPEDSTORE_REQUIRE_REDIS=1, TYPEDSTORE_HEAVY=1 or CI=true. A test that
+// finds what it needs missing (redis-server, node, node_modules) then
+// fails instead of being skipped.
 func Required() bool {
-	return os.Getenv("TYPEDSTORE_REQUIRE_REDIS") == "1" || os.Getenv("CI") == "true"
+	return os.Getenv("TYPEDSTORE_REQUIRE_REDIS") == "1" || heavy() || os.Getenv("CI") == "true"
+}
+
+func heavy() bool { return os.Getenv(HeavyEnv) == "1" }
+
+// Heavy skips the test unless TYPEDSTORE_HEAVY=1 is set in the
+// environment, and skips it with -short in any case. Heavy suites take
+// seconds each: they start clusters or Sentinel groups, kill, restart or
+// pause servers, or run Node. With TYPEDSTORE_HEAVY=1 they are also
+// [Required]: what they need must be there.
+func Heavy(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("heavy suite: skipped with -short; run it without -short and with TYPEDSTORE_HEAVY=1 (bash .ci/run does)")
+	}
+	if !heavy() {
+		t.Skip("heavy suite: set TYPEDSTORE_HEAVY=1 to run it (bash .ci/run does)")
+	}
 }
 
 // Unavailable fails the test when real-Redis tests are required, and skips it
@@ -35,7 +64,7 @@ func Required() bool {
 func Unavailable(t testing.TB, why string) {
 	t.Helper()
 	if Required() {
-		t.Fatalf("real Redis required (TYPEDSTORE_REQUIRE_REDIS=1 or CI=true) but %s", why)
+		t.Fatalf("real Redis required (TYPEDSTORE_REQUIRE_REDIS=1, TYPEDSTORE_HEAVY=1 or CI=true) but %s", why)
 	}
 	t.Skipf("skipping real-Redis test: %s (set TYPEDSTORE_REDIS_ADDR or put redis-server on PATH)", why)
 }
@@ -194,8 +223,8 @@ func (s *Server) logTail() string {
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
 	}
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
 	}
 	return strings.Join(lines, "\n")
 }
