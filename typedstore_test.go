@@ -294,7 +294,7 @@ func TestHungServerHonoursDeadline(t *testing.T) {
 }
 
 func TestServerDown(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1})
+	client := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1, DialerRetries: 1})
 	defer client.Close()
 	s, err := typedstore.New(client, typedstore.Options[session]{})
 	if err != nil {

@@ -244,8 +244,9 @@ type nodeApp struct{ url string }
 // its sessions in the Redis at addr under prefix, signed with secret. The
 // npm packages must be installed already: the test never reaches the
 // network. The process is killed, by pid, when the test ends, and in any
-// case after two minutes.
-func startNode(t *testing.T, addr, prefix string) nodeApp {
+// case after two minutes. env adds variables to its environment, such as
+// MAX_AGE_MS and ROLLING (see server.js).
+func startNode(t *testing.T, addr, prefix string, env ...string) nodeApp {
 	t.Helper()
 	nodeBin, err := exec.LookPath("node")
 	if err != nil {
@@ -268,6 +269,7 @@ func startNode(t *testing.T, addr, prefix string) nodeApp {
 		"SECRET="+secret,
 		"NODE_ENV=test",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	stdin, err := cmd.StdinPipe() // closed at the end: the app exits on EOF
 	if err != nil {
 		t.Fatal(err)
