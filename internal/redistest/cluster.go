@@ -221,21 +221,30 @@ func (c *Cluster) SlotMap(ctx context.Context) ([]*Node, error) {
 }
 
 func (c *Cluster) slotMapOf(ctx context.Context, n *Node) ([]*Node, error) {
-	slots, err := n.Client.ClusterSlots(ctx).Result()
+	shards, err := n.Client.ClusterShards(ctx).Result()
 	if err != nil {
-		return nil, fmt.Errorf("CLUSTER SLOTS on %s: %w", n.Addr, err)
+		return nil, fmt.Errorf("CLUSTER SHARDS on %s: %w", n.Addr, err)
 	}
 	m := make([]*Node, NumSlots)
-	for _, r := range slots {
-		if len(r.Nodes) == 0 {
+	for _, sh := range shards {
+		// The shard's master; a failed master that a replica has replaced
+		// can still be listed as one, so a healthy master comes first.
+		var owner *Node
+		for _, sn := range sh.Nodes {
+			if sn.Role != "master" || (owner != nil && sn.Health != "online") {
+				continue
+			}
+			if owner = c.Node(sn.ID); owner == nil {
+				return nil, fmt.Errorf("CLUSTER SHARDS on %s names unknown node %s", n.Addr, sn.ID)
+			}
+		}
+		if owner == nil {
 			continue
 		}
-		owner := c.Node(r.Nodes[0].ID)
-		if owner == nil {
-			return nil, fmt.Errorf("CLUSTER SLOTS on %s names unknown node %s", n.Addr, r.Nodes[0].ID)
-		}
-		for s := r.Start; s <= r.End && s < NumSlots; s++ {
-			m[s] = owner
+		for _, r := range sh.Slots {
+			for s := r.Start; s <= r.End && s < NumSlots; s++ {
+				m[s] = owner
+			}
 		}
 	}
 	return m, nil
