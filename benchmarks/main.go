@@ -287,7 +287,9 @@ func run() error {
 		}
 	}
 	if *flagSVG != "" {
-		notes := chartNotes(redisVersion(), len(ids), len(jsonData), nodeVersion)
+		interference := fmt.Sprintf("other processes on the machine used %.2f cores on average during the windows kept; %d of %d exceed -maxforeign %.2f",
+			foreignSum/float64(max(windows, 1)), disturbed, windows, *flagForeign)
+		notes := chartNotes(redisVersion(), len(ids), len(jsonData), nodeVersion, interference)
 		if err := writeChart(*flagSVG, results, contenders, workloads, concs, notes); err != nil {
 			return err
 		}
@@ -636,7 +638,7 @@ func runMode() string {
 
 // chartNotes are the lines under the chart: what it was measured on, and
 // the command that measures it again.
-func chartNotes(redis string, sessions, size int, nodeVersion string) []string {
+func chartNotes(redis string, sessions, size int, nodeVersion, interference string) []string {
 	var args []string
 	flag.Visit(func(f *flag.Flag) {
 		switch f.Name {
@@ -657,7 +659,8 @@ func chartNotes(redis string, sessions, size int, nodeVersion string) []string {
 	return []string{
 		fmt.Sprintf("%s on loopback; %s, %d CPUs, %s/%s%s", redis, runtime.Version(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, node),
 		fmt.Sprintf("%d sessions of %d bytes of JSON; %s", sessions, size, runMode()),
-		"c: concurrent callers. Each bar: the median over the repetitions of the contender's throughput over the baseline's in the same repetition; the labels are typedstore's.",
+		strings.ToUpper(interference[:1]) + interference[1:],
+		"c: concurrent callers. Each bar: the median over the repetitions of the contender's throughput over the baseline's in the same repetition.",
 		"Measured with: " + cmd + " (benchmarks/README.md has the table)",
 	}
 }
