@@ -2,31 +2,121 @@ package typedstore_test
 
 import (
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 )
 
-// The README's complete examples are the runnable Examples, word for word,
-// so that go test checks what the README shows.
+// The complete examples of the documentation are the runnable Examples,
+// word for word, so that go test checks what the documentation shows: the
+// store's in the README, the middleware's in docs/http.md.
 func TestReadmeExamplesAreTheRunnableOnes(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, file := range []string{"example_test.go", "httpsession/example_test.go"} {
-		src, err := os.ReadFile(file)
+	for _, c := range []struct{ doc, example string }{
+		{"README.md", "example_test.go"},
+		{"docs/http.md", "httpsession/example_test.go"},
+	} {
+		doc, err := os.ReadFile(c.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := os.ReadFile(c.example)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := string(src)
 		start := strings.Index(s, "\nfunc Example() {")
 		if start < 0 {
-			t.Fatalf("%s has no func Example", file)
+			t.Fatalf("%s has no func Example", c.example)
 		}
 		end := strings.Index(s[start:], "\n}\n")
 		body := s[start+len("\nfunc Example() {") : start+end]
-		if !strings.Contains(string(readme), body) {
-			t.Errorf("README.md does not contain the body of Example in %s word for word", file)
+		if !strings.Contains(string(doc), body) {
+			t.Errorf("%s does not contain the body of Example in %s word for word", c.doc, c.example)
 		}
 	}
+}
+
+// Every relative link of the README, docs/ and benchmarks/README.md leads to
+// a file that exists, and every #anchor into a Markdown file to one of its
+// headings.
+func TestReadmeLinksResolve(t *testing.T) {
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs = append(docs, "README.md", "benchmarks/README.md")
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)|src="([^"]+)"`)
+	for _, doc := range docs {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(withoutCode(string(text)), -1) {
+			target := m[1] + m[2]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			file := doc
+			if path != "" {
+				file = filepath.Join(filepath.Dir(doc), path)
+				if _, err := os.Stat(file); err != nil {
+					t.Errorf("%s: link to %s: %v", doc, target, err)
+					continue
+				}
+			}
+			if anchor == "" || !strings.HasSuffix(file, ".md") {
+				continue
+			}
+			if !hasHeading(t, file, anchor) {
+				t.Errorf("%s: link to %s: %s has no heading #%s", doc, target, file, anchor)
+			}
+		}
+	}
+}
+
+// withoutCode returns Markdown text without its fenced code blocks.
+func withoutCode(text string) string {
+	var b strings.Builder
+	in := false
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, "```") {
+			in = !in
+			continue
+		}
+		if !in {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// hasHeading reports whether the Markdown file has a heading whose
+// GitHub anchor is anchor.
+func hasHeading(t *testing.T, file, anchor string) bool {
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(withoutCode(string(text))) {
+		title, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " ")
+		if !ok || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		var slug strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(title)) {
+			switch {
+			case unicode.IsLetter(r), unicode.IsDigit(r), r == '-', r == '_':
+				slug.WriteRune(r)
+			case r == ' ':
+				slug.WriteByte('-')
+			}
+		}
+		if slug.String() == anchor {
+			return true
+		}
+	}
+	return false
 }

@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -49,6 +50,7 @@ var (
 	flagNoNode   = flag.Bool("nonode", false, "leave out connect-redis")
 	flagNodeDir  = flag.String("nodedir", "node", "directory of bench.mjs and its node_modules")
 	flagOut      = flag.String("o", "", "also write the table to this file")
+	flagSVG      = flag.String("svg", "", "also draw the table's ratios as an SVG chart in this file")
 	flagForeign  = flag.Float64("maxforeign", 0.25, "run a window again when other processes used more than this many cores during it")
 	flagRetries  = flag.Int("retries", 3, "the most times a disturbed window is run again; the least disturbed run is kept")
 	flagCPUProf  = flag.String("cpuprofile", "", "write a CPU profile of the Go side of the whole run to this file")
@@ -79,6 +81,15 @@ type cellKey struct {
 
 func main() {
 	flag.Parse()
+	// run.sh runs the driver in its own directory: take the output files
+	// relative to the directory run.sh was called from.
+	if dir := os.Getenv("BENCHMARKS_CALLER_DIR"); dir != "" {
+		for _, p := range []*string{flagOut, flagSVG, flagCPUProf} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+	}
 	if *flagQuick {
 		*flagReps = 1
 		*flagWindow = 60 * time.Millisecond
@@ -271,7 +282,18 @@ func run() error {
 	}
 	fmt.Print(out.String())
 	if *flagOut != "" {
-		return os.WriteFile(*flagOut, []byte(out.String()), 0o644)
+		if err := os.WriteFile(*flagOut, []byte(out.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	if *flagSVG != "" {
+		interference := fmt.Sprintf("other processes on the machine used %.2f cores on average during the windows kept; %d of %d exceed -maxforeign %.2f",
+			foreignSum/float64(max(windows, 1)), disturbed, windows, *flagForeign)
+		notes := chartNotes(redisVersion(), len(ids), len(jsonData), nodeVersion, interference)
+		if err := writeChart(*flagSVG, results, contenders, workloads, concs, notes); err != nil {
+			return err
+		}
+		logf("chart written to %s", *flagSVG)
 	}
 	return nil
 }
@@ -578,19 +600,8 @@ func fmtUs(x float64) string {
 
 // describe says what the table was measured on.
 func describe(srv *server, sessions, size int, nodeVersion, load0, load1 string) string {
-	redisVersion := "redis-server"
-	if out, err := exec.Command("redis-server", "--version").Output(); err == nil {
-		redisVersion = strings.TrimSpace(string(out))
-		if f := strings.Fields(redisVersion); len(f) >= 3 {
-			redisVersion = "redis-server " + strings.TrimPrefix(f[2], "v=")
-		}
-	}
-	mode := fmt.Sprintf("medians of %d interleaved repetitions, %v window after %v warm-up per cell", *flagReps, *flagWindow, *flagWarm)
-	if *flagQuick {
-		mode = "-quick: one repetition of very short windows; a smoke test, not a measurement"
-	}
 	parts := []string{
-		fmt.Sprintf("%s; %d sessions of %d bytes of JSON preloaded; %s", redisVersion, sessions, size, mode),
+		fmt.Sprintf("%s; %d sessions of %d bytes of JSON preloaded; %s", redisVersion(), sessions, size, runMode()),
 		fmt.Sprintf("%s, GOMAXPROCS %d, %d CPUs, %s/%s; load average %s before the run, %s after", runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, load0, load1),
 	}
 	if nodeVersion != "" {
@@ -603,6 +614,55 @@ func describe(srv *server, sessions, size int, nodeVersion, load0, load1 string)
 		"× raw goccy: throughput over raw go-redis + goccy/go-json in the same workload and repetition: the median of the ratios, and in brackets the lowest and highest",
 		"holds … halfway: for \"all\", how much the live Go heap has grown halfway through a pass (after a forced collection, whose time is not counted): what the iteration keeps")
 	return "- " + strings.Join(parts, "\n- ")
+}
+
+// redisVersion returns "redis-server" and the version of the one on the PATH.
+func redisVersion() string {
+	out, err := exec.Command("redis-server", "--version").Output()
+	if err != nil {
+		return "redis-server"
+	}
+	if f := strings.Fields(string(out)); len(f) >= 3 {
+		return "redis-server " + strings.TrimPrefix(f[2], "v=")
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// runMode says how many repetitions of what windows the run made.
+func runMode() string {
+	if *flagQuick {
+		return "-quick: one repetition of very short windows; a smoke test, not a measurement"
+	}
+	return fmt.Sprintf("medians of %d interleaved repetitions, %v window after %v warm-up per cell", *flagReps, *flagWindow, *flagWarm)
+}
+
+// chartNotes are the lines under the chart: what it was measured on, and
+// the command that measures it again.
+func chartNotes(redis string, sessions, size int, nodeVersion, interference string) []string {
+	var args []string
+	flag.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "o", "svg", "cpuprofile", "nodedir":
+			return
+		}
+		if f.Value.String() == "true" {
+			args = append(args, "-"+f.Name)
+			return
+		}
+		args = append(args, "-"+f.Name+" "+f.Value.String())
+	})
+	cmd := strings.Join(append([]string{"bash benchmarks/run.sh"}, args...), " ")
+	node := ""
+	if nodeVersion != "" {
+		node = "; " + nodeVersion
+	}
+	return []string{
+		fmt.Sprintf("%s on loopback; %s, %d CPUs, %s/%s%s", redis, runtime.Version(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, node),
+		fmt.Sprintf("%d sessions of %d bytes of JSON; %s", sessions, size, runMode()),
+		strings.ToUpper(interference[:1]) + interference[1:],
+		"c: concurrent callers. Each bar: the median over the repetitions of the contender's throughput over the baseline's in the same repetition.",
+		"Measured with: " + cmd + " (benchmarks/README.md has the table)",
+	}
 }
 
 func parseInts(s string) ([]int, error) {
