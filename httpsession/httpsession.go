@@ -202,7 +202,7 @@ const (
 
 // Options configures a [Manager]. Its zero value is not usable: Secrets is
 // required. Every other field's zero value means the documented default.
-// The table in the README sets each field beside the express-session option
+// The table in docs/http.md sets each field beside the express-session option
 // it stands for.
 type Options struct {
 	// Name is the name of the session cookie. Default "connect.sid"
