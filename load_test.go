@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/typedstore/typedstore"
 )
@@ -350,4 +353,90 @@ func (l *writeLoad) String() string {
 		"%d writes (%d failed on the failed master's keys, %d on others), %d reads (%d failed); errors: %s",
 		since(l.firstErr), since(l.lastErr), since(l.otherFirstErr), since(l.otherLastErr),
 		l.writes, l.failed, l.otherFailed, l.reads, l.readsFailed, strings.Join(kinds, ", "))
+}
+
+// dialLog is a go-redis hook that records the client's dials: which are
+// under way, when the last one that succeeded started and when the last
+// one that failed ended. After as many failed dials as its size, a
+// go-redis pool fails every call that needs a new connection with the last
+// dial error, without dialing, until a probe that it runs once a second
+// succeeds; the calls served by pooled connections do not show it.
+type dialLog struct {
+	mu          sync.Mutex
+	seq         int
+	underWay    map[int]time.Time // start of each dial under way, by sequence number
+	lastOK      time.Time         // start of the last successful dial
+	lastFailure time.Time         // end of the last failed dial
+}
+
+func (d *dialLog) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		start := time.Now()
+		d.mu.Lock()
+		if d.underWay == nil {
+			d.underWay = map[int]time.Time{}
+		}
+		d.seq++
+		seq := d.seq
+		d.underWay[seq] = start
+		d.mu.Unlock()
+		conn, err := next(ctx, network, addr)
+		d.mu.Lock()
+		delete(d.underWay, seq)
+		if err != nil {
+			d.lastFailure = time.Now()
+		} else {
+			d.lastOK = start
+		}
+		d.mu.Unlock()
+		return conn, err
+	}
+}
+
+func (d *dialLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (d *dialLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// probeInterval is how often a go-redis pool that stopped dialing after
+// failed dials tries to dial again.
+const probeInterval = time.Second
+
+// waitDialed waits, polling, until the client's pool dials the server that
+// is the master at since, and no earlier failure can make it fail calls any
+// more: no dial started before since is under way and, if a dial failed,
+// either one started after since has succeeded after the last failure, or
+// one and a half probe intervals have passed since the last failure and
+// since without another (a pool that had stopped dialing would have probed
+// meanwhile, and that dial would have succeeded). It reports whether that
+// happened within loadWait.
+func (d *dialLog) waitDialed(since time.Time) bool {
+	settled := func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, start := range d.underWay {
+			if !start.After(since) {
+				return false
+			}
+		}
+		if d.lastFailure.IsZero() || d.lastOK.After(since) && d.lastOK.After(d.lastFailure) {
+			return true
+		}
+		return time.Since(laterOf(d.lastFailure, since)) > probeInterval*3/2
+	}
+	for deadline := time.Now().Add(loadWait); !settled(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// laterOf returns the later of a and b.
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

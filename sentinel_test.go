@@ -47,6 +47,8 @@ func TestSentinelFailover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		dials := &dialLog{}
+		client.AddHook(dials)
 		load := startWriteLoad(newStore(), everyKey)
 		if !load.waitBusy(20) { // some load before the failover
 			load.stopAndWait()
@@ -75,9 +77,11 @@ func TestSentinelFailover(t *testing.T) {
 		}
 		// Once the sentinels agree, every new connection goes to the new
 		// master; go-redis's pool, after failing to dial the old one, probes
-		// again once a second. Once every goroutine has succeeded in a call
-		// started since the sentinels agreed, no call may fail.
-		if !load.waitWorking(load.killedAt.Add(agreed)) {
+		// again once a second. Once the pool has dialed the new master and
+		// every goroutine has succeeded in a call started since the
+		// sentinels agreed, no call may fail.
+		agreedAt := load.killedAt.Add(agreed)
+		if !dials.waitDialed(agreedAt) || !load.waitWorking(agreedAt) {
 			load.stopAndWait()
 			t.Fatalf("%s: the store did not work again for every goroutine within %v of the failover: %v", how, loadWait, load)
 		}
