@@ -52,15 +52,23 @@ type env struct {
 // errors (unless opts sets its own).
 func newEnv(t *testing.T, opts httpsession.Options) *env {
 	t.Helper()
+	mr, store := newStore(t, typedstore.Options[sess]{})
+	return newEnvOn(t, mr, store, opts)
+}
+
+// newStore returns a miniredis server and a store on it with opts, closed
+// when the test ends. Its client does not retry: the fault tests close the
+// server and want a quick error.
+func newStore[T any](t *testing.T, opts typedstore.Options[T]) (*miniredis.Miniredis, *typedstore.Store[T]) {
+	t.Helper()
 	mr := miniredis.RunT(t)
-	// No retries: the fault tests close the server and want a quick error.
 	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { client.Close() })
-	store, err := typedstore.New(client, typedstore.Options[sess]{})
+	store, err := typedstore.New(client, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEnvOn(t, mr, store, opts)
+	return mr, store
 }
 
 func newEnvOn(t *testing.T, mr *miniredis.Miniredis, store *typedstore.Store[sess], opts httpsession.Options) *env {

@@ -657,13 +657,7 @@ func TestGenID(t *testing.T) {
 // In a store without time to live, the stored cookie's expiry is all there
 // is: a session whose cookie has expired is as good as gone.
 func TestExpiredCookieInStoreWithoutTTL(t *testing.T) {
-	mr := miniredis.RunT(t)
-	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { client.Close() })
-	store, err := typedstore.New(client, typedstore.Options[sess]{DisableTTL: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mr, store := newStore(t, typedstore.Options[sess]{DisableTTL: true})
 	e := newEnvOn(t, mr, store, httpsession.Options{})
 	past := time.Now().Add(-time.Minute)
 	e.mr.Set(typedstore.DefaultPrefix+"apple", `{"cookie":{"originalMaxAge":1000,"expires":"`+past.UTC().Format(time.RFC3339)+`","path":"/","httpOnly":true},"userId":1}`)
@@ -843,17 +837,12 @@ func TestLogsNeverHoldTheID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mr := miniredis.RunT(t)
-			client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
-			t.Cleanup(func() { client.Close() })
-			store, err := typedstore.New(client, tt.store)
-			if err != nil {
-				t.Fatal(err)
-			}
+			mr, store := newStore(t, tt.store)
 			var logs syncBuffer
 			e := &env{t: t, mr: mr, store: store}
 			tt.opts.Secrets = []string{secret}
 			tt.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			var err error
 			if e.m, err = httpsession.New(store, tt.opts); err != nil {
 				t.Fatal(err)
 			}
@@ -927,14 +916,8 @@ func TestNewRejectsCookieWithoutJSONName(t *testing.T) {
 		typedstore.Cookie
 		N int `json:"n"`
 	}
-	mr := miniredis.RunT(t)
-	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { client.Close() })
-	store, err := typedstore.New(client, typedstore.Options[flat]{Codec: flatCodec[flat]{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = httpsession.New(store, httpsession.Options{Secrets: []string{secret}})
+	_, store := newStore(t, typedstore.Options[flat]{Codec: flatCodec[flat]{}})
+	_, err := httpsession.New(store, httpsession.Options{Secrets: []string{secret}})
 	if err == nil || !strings.Contains(err.Error(), "`json:\"cookie\"`") {
 		t.Errorf("New = %v; want an error naming the tag `json:\"cookie\"`", err)
 	}

@@ -80,13 +80,7 @@ func TestSessionInUseOutlivesMaxAge(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := clock.NewFake(time.Now())
 			clock.Set(t, fake.Now)
-			mr := miniredis.RunT(t)
-			client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-			t.Cleanup(func() { client.Close() })
-			store, err := typedstore.New(client, tt.store)
-			if err != nil {
-				t.Fatal(err)
-			}
+			mr, store := newStore(t, tt.store)
 			tt.opts.MaxAge = maxAge
 			e := newEnvOn(t, mr, store, tt.opts)
 			advance := func(d time.Duration) {
