@@ -52,26 +52,11 @@ func TestInteropNodeRolling(t *testing.T) {
 		// and the cookie it sends back (c when it sends none).
 		get := func(base, path string, c *http.Cookie) (string, int, *http.Cookie) {
 			t.Helper()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
-			if c != nil {
-				req.AddCookie(c)
+			v, next, _ := getView(t, base, path, c)
+			if next == nil {
+				next = c
 			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatalf("GET %s%s: %v", base, path, err)
-			}
-			var v nodeView
-			if err := json.Unmarshal([]byte(readAll(t, res)), &v); err != nil {
-				t.Fatalf("GET %s%s: %v", base, path, err)
-			}
-			for _, sc := range res.Cookies() {
-				if sc.Name == httpsession.DefaultName {
-					c = sc
-				}
-			}
-			return v.ID, v.Session.Counter, c
+			return v.ID, v.Session.Counter, next
 		}
 
 		id, n, c := get(node.url, "/visit", nil)

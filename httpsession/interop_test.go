@@ -98,34 +98,6 @@ func TestInteropNode(t *testing.T) {
 	goSrv := httptest.NewServer(m.Handler(mux))
 	t.Cleanup(goSrv.Close)
 
-	get := func(base, path string, c *http.Cookie) (nodeView, *http.Cookie, string) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", base+path, nil)
-		if c != nil {
-			req.AddCookie(c)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		res, err := http.DefaultClient.Do(req.WithContext(ctx))
-		if err != nil {
-			t.Fatalf("GET %s%s: %v", base, path, err)
-		}
-		body := readAll(t, res)
-		if res.StatusCode != 200 {
-			t.Fatalf("GET %s%s = %d %q", base, path, res.StatusCode, body)
-		}
-		var v nodeView
-		if err := json.Unmarshal([]byte(body), &v); err != nil {
-			t.Fatalf("GET %s%s: %q: %v", base, path, body, err)
-		}
-		var sc *http.Cookie
-		for _, c := range res.Cookies() {
-			if c.Name == httpsession.DefaultName {
-				sc = c
-			}
-		}
-		return v, sc, res.Header.Get("Set-Cookie")
-	}
 	raw := func(id string) string {
 		v, err := client.Get(context.Background(), prefix+id).Result()
 		if err != nil {
@@ -135,7 +107,7 @@ func TestInteropNode(t *testing.T) {
 	}
 
 	t.Run("created in Node, read and modified in Go", func(t *testing.T) {
-		v, nodeCookie, header := get(nodeURL.url, "/visit", nil)
+		v, nodeCookie, header := getView(t, nodeURL.url, "/visit", nil)
 		if nodeCookie == nil || v.Session.Counter != 1 {
 			t.Fatalf("Node /visit: %+v, cookie %v", v, nodeCookie)
 		}
@@ -154,7 +126,7 @@ func TestInteropNode(t *testing.T) {
 			t.Fatalf("Node stored %s (%v); want a cookie with an originalMaxAge of about 3600000", stored, err)
 		}
 
-		gv, goCookie, header := get(goSrv.URL, "/visit", nodeCookie)
+		gv, goCookie, header := getView(t, goSrv.URL, "/visit", nodeCookie)
 		if gv.ID != v.ID || gv.Session.Counter != 2 || gv.Session.Name != "go" {
 			t.Errorf("Go /visit with Node's cookie = %+v; want id %q, counter 2, name go", gv, v.ID)
 		}
@@ -164,7 +136,7 @@ func TestInteropNode(t *testing.T) {
 		t.Logf("Go Set-Cookie:   %s", header)
 		t.Logf("Go stored:       %s", raw(v.ID))
 
-		nv, _, _ := get(nodeURL.url, "/session", nodeCookie)
+		nv, _, _ := getView(t, nodeURL.url, "/session", nodeCookie)
 		if nv.ID != v.ID || nv.Session.Counter != 2 || nv.Session.Name != "go" {
 			t.Errorf("Node /session after Go's change = %+v; want counter 2, name go", nv)
 		}
@@ -178,14 +150,14 @@ func TestInteropNode(t *testing.T) {
 	})
 
 	t.Run("created in Go, read and modified in Node", func(t *testing.T) {
-		gv, goCookie, header := get(goSrv.URL, "/visit", nil)
+		gv, goCookie, header := getView(t, goSrv.URL, "/visit", nil)
 		if goCookie == nil || gv.Session.Counter != 1 {
 			t.Fatalf("Go /visit: %+v, cookie %v", gv, goCookie)
 		}
 		t.Logf("Go Set-Cookie:   %s", header)
 		t.Logf("Go stored:       %s", raw(gv.ID))
 
-		nv, nodeCookie, header := get(nodeURL.url, "/visit", goCookie)
+		nv, nodeCookie, header := getView(t, nodeURL.url, "/visit", goCookie)
 		if nv.ID != gv.ID || nv.Session.Counter != 2 || nv.Session.Name != "node" {
 			t.Errorf("Node /visit with Go's cookie = %+v; want id %q, counter 2, name node", nv, gv.ID)
 		}
@@ -195,36 +167,36 @@ func TestInteropNode(t *testing.T) {
 		t.Logf("Node Set-Cookie: %s", header)
 		t.Logf("Node stored:     %s", raw(gv.ID))
 
-		gv2, _, _ := get(goSrv.URL, "/visit", goCookie)
+		gv2, _, _ := getView(t, goSrv.URL, "/visit", goCookie)
 		if gv2.ID != gv.ID || gv2.Session.Counter != 3 {
 			t.Errorf("Go /visit after Node's change = %+v; want counter 3", gv2)
 		}
 	})
 
 	t.Run("login in Node, seen in Go", func(t *testing.T) {
-		_, before, _ := get(goSrv.URL, "/visit", nil)
-		nv, after, _ := get(nodeURL.url, "/login", before)
+		_, before, _ := getView(t, goSrv.URL, "/visit", nil)
+		nv, after, _ := getView(t, nodeURL.url, "/login", before)
 		if after == nil || after.Value == before.Value || nv.Session.UserID != 7 {
 			t.Fatalf("Node /login: %+v, cookie %v", nv, after)
 		}
-		if gv, _, _ := get(goSrv.URL, "/session", after); gv.ID != nv.ID || gv.Session.UserID != 7 {
+		if gv, _, _ := getView(t, goSrv.URL, "/session", after); gv.ID != nv.ID || gv.Session.UserID != 7 {
 			t.Errorf("Go /session with Node's login cookie = %+v; want user 7", gv)
 		}
-		if gv, _, _ := get(goSrv.URL, "/session", before); gv.ID == idOf(t, before) || gv.Session.Counter != 0 {
+		if gv, _, _ := getView(t, goSrv.URL, "/session", before); gv.ID == idOf(t, before) || gv.Session.Counter != 0 {
 			t.Errorf("Go /session with the pre-login cookie = %+v; want a new session", gv)
 		}
 	})
 
 	t.Run("login in Go, seen in Node", func(t *testing.T) {
-		_, before, _ := get(nodeURL.url, "/visit", nil)
-		gv, after, _ := get(goSrv.URL, "/login", before)
+		_, before, _ := getView(t, nodeURL.url, "/visit", nil)
+		gv, after, _ := getView(t, goSrv.URL, "/login", before)
 		if after == nil || after.Value == before.Value || gv.Session.UserID != 8 || gv.Session.Counter != 1 {
 			t.Fatalf("Go /login: %+v, cookie %v", gv, after)
 		}
-		if nv, _, _ := get(nodeURL.url, "/session", after); nv.ID != gv.ID || nv.Session.UserID != 8 || nv.Session.Counter != 1 {
+		if nv, _, _ := getView(t, nodeURL.url, "/session", after); nv.ID != gv.ID || nv.Session.UserID != 8 || nv.Session.Counter != 1 {
 			t.Errorf("Node /session with Go's login cookie = %+v; want user 8, counter 1", nv)
 		}
-		if nv, _, _ := get(nodeURL.url, "/session", before); nv.ID == idOf(t, before) || nv.Session.Counter != 0 {
+		if nv, _, _ := getView(t, nodeURL.url, "/session", before); nv.ID == idOf(t, before) || nv.Session.Counter != 0 {
 			t.Errorf("Node /session with the pre-login cookie = %+v; want a new session", nv)
 		}
 	})
@@ -236,6 +208,38 @@ func ptrValue[T any](p *T) any {
 		return nil
 	}
 	return *p
+}
+
+// getView sends GET base+path with the session cookie c, and returns the
+// session the app reports, the session cookie it sends back (nil for none)
+// and its raw Set-Cookie header.
+func getView(t *testing.T, base, path string, c *http.Cookie) (nodeView, *http.Cookie, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+path, nil)
+	if c != nil {
+		req.AddCookie(c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("GET %s%s: %v", base, path, err)
+	}
+	body := readAll(t, res)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s%s = %d %q", base, path, res.StatusCode, body)
+	}
+	var v nodeView
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("GET %s%s: %q: %v", base, path, body, err)
+	}
+	var sc *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == httpsession.DefaultName {
+			sc = c
+		}
+	}
+	return v, sc, res.Header.Get("Set-Cookie")
 }
 
 type nodeApp struct{ url string }
