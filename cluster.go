@@ -32,24 +32,33 @@ func autoPipeliner(client redis.UniversalClient) (*redis.AutoPipeliner, error) {
 	return nil, nil
 }
 
-// del deletes keys: in one UNLINK where a multi-key command is allowed, else
-// as a pipeline of single-key UNLINKs routed by the client.
-func (s *Store[T]) del(ctx context.Context, keys []string) error {
+// del deletes keys and returns how many existed: in one UNLINK where a
+// multi-key command is allowed, else as a pipeline of single-key UNLINKs
+// routed by the client.
+func (s *Store[T]) del(ctx context.Context, keys []string) (int, error) {
 	switch {
 	case len(keys) == 0:
-		return nil
+		return 0, nil
 	case len(keys) == 1:
-		return s.do(ctx, redis.NewIntCmd(ctx, "unlink", keys[0]))
+		cmd := redis.NewIntCmd(ctx, "unlink", keys[0])
+		err := s.do(ctx, cmd)
+		return int(cmd.Val()), err
 	case s.multiKey:
-		return s.client.Unlink(ctx, keys...).Err()
+		n, err := s.client.Unlink(ctx, keys...).Result()
+		return int(n), err
 	}
+	cmds := make([]*redis.IntCmd, len(keys))
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Unlink(ctx, k)
+		for i, k := range keys {
+			cmds[i] = p.Unlink(ctx, k)
 		}
 		return nil
 	})
-	return err
+	n := 0
+	for _, c := range cmds {
+		n += int(c.Val())
+	}
+	return n, err
 }
 
 // nodes returns the clients to scan: every master of a cluster, every live

@@ -37,6 +37,17 @@ var (
 	// ErrConflict occurs when [Store.Update] finds the session changed by
 	// someone else on every one of its attempts. Nothing is written.
 	ErrConflict = errors.New("typedstore: session changed concurrently")
+
+	// ErrInvalidOwner occurs when [Options.Owner] returns an owner longer
+	// than MaxOwnerLen (the write fails before anything is sent), and when
+	// [Store.OwnedBy], [Store.CountOwned] or [Store.DeleteOwned] are given
+	// an empty owner or one longer than MaxOwnerLen.
+	ErrInvalidOwner = errors.New("typedstore: invalid owner")
+
+	// ErrNoOwnerIndex occurs when [Store.OwnedBy], [Store.CountOwned] or
+	// [Store.DeleteOwned] are called on a store without [Options.Owner],
+	// which therefore keeps no index of its sessions' owners.
+	ErrNoOwnerIndex = errors.New("typedstore: the store keeps no owner index (Options.Owner is nil)")
 )
 
 // CorruptError reports a stored session that the codec could not decode.

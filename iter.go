@@ -84,19 +84,12 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error) {
 	var last lastErr
 	seq := func(yield func(string, T) bool) {
-		var corrupt []error
-		ncorrupt := 0
-		report := func(err error) {
-			if ncorrupt < maxReportedCorrupt {
-				corrupt = append(corrupt, err)
-			}
-			ncorrupt++
-		}
+		var corrupt corruptList
 		err := s.scanKeys(ctx, true, func(_ context.Context, keys []string, vals []fetched) (bool, error) {
 			for i, val := range vals {
 				id := keys[i][len(s.opts.Prefix):]
 				if val.err != nil {
-					report(opErr("all", &CorruptError{ID: id, Err: val.err}))
+					corrupt.add(opErr("all", &CorruptError{ID: id, Err: val.err}))
 					continue
 				}
 				if val.data == nil {
@@ -104,7 +97,7 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 				}
 				v, err := s.decode("all", id, val.data)
 				if err != nil {
-					report(err)
+					corrupt.add(err)
 					continue
 				}
 				if !yield(id, v) {
@@ -113,12 +106,35 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 			}
 			return true, nil
 		})
-		if n := ncorrupt - maxReportedCorrupt; n > 0 {
-			corrupt = append(corrupt, fmt.Errorf("%w: %d more corrupt sessions not listed", ErrCorrupt, n))
-		}
-		last.set(errors.Join(append(corrupt, err)...))
+		last.set(corrupt.join(err))
 	}
 	return seq, last.get
+}
+
+// corruptList collects the corrupt entries an iteration met: the first
+// maxReportedCorrupt of them, and a count of the rest.
+type corruptList struct {
+	errs []error
+	n    int
+}
+
+func (c *corruptList) add(errs ...error) {
+	for _, err := range errs {
+		if c.n < maxReportedCorrupt {
+			c.errs = append(c.errs, err)
+		}
+		c.n++
+	}
+}
+
+// join returns the corrupt entries joined with err, the error that ended
+// the iteration; nil when there are neither.
+func (c *corruptList) join(err error) error {
+	errs := c.errs
+	if more := c.n - maxReportedCorrupt; more > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d more corrupt sessions not listed", ErrCorrupt, more))
+	}
+	return errors.Join(append(errs, err)...)
 }
 
 // lastErr holds the error of the most recent iteration, for the error
@@ -147,7 +163,8 @@ func (l *lastErr) get() error {
 // Clear runs may or may not survive it.
 func (s *Store[T]) Clear(ctx context.Context) error {
 	return s.scanKeys(ctx, false, func(ctx context.Context, keys []string, _ []fetched) (bool, error) {
-		return true, s.wrapErr(ctx, "clear", s.del(ctx, keys))
+		_, err := s.del(ctx, keys)
+		return true, s.wrapErr(ctx, "clear", err)
 	})
 }
 

@@ -1,6 +1,7 @@
 package typedstore_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/internal/clock"
 	"github.com/typedstore/typedstore/internal/redistest"
 )
 
@@ -339,4 +342,260 @@ func ExampleJSONCodec() {
 	fmt.Println(string(data))
 	// Output:
 	// {"cookie":{"originalMaxAge":86400000,"expires":"2026-11-24T12:00:00Z","httpOnly":true,"path":"/","sameSite":"lax"},"userId":7}
+}
+
+// ownerMachine checks the owner index against a model under random
+// sequences of writes that change owners, deletes, DeleteOwned with kept
+// ids, loads and touches that extend sessions, and the passing of time,
+// with a MaxPerOwner cap drawn for each run. After every step, each owner's
+// OwnedBy must be what the model says (and CountOwned, when drawn), and once OwnedBy has
+// run, the owner's index must hold exactly the ids of their live sessions:
+// no entry without a session, no live session missing.
+//
+// All sessions take the store's TTL, so with the clock frozen between steps
+// the cap evicts the sessions last written or extended earliest (ties by
+// id, as Redis orders equal scores). Time moves in steps of 30 units, more
+// than the index's slack of a quarter of the TTL, so every extension after
+// a step writes the index.
+type ownerMachine struct {
+	ctx    context.Context
+	mr     *miniredis.Miniredis // nil against a real server, where time does not move
+	fake   *clock.Fake
+	client redis.UniversalClient
+	s      *typedstore.Store[session]
+	now    time.Duration
+	scale  time.Duration
+	cap    int
+	model  map[string]ownedModel
+}
+
+type ownedModel struct {
+	owner    string
+	expireAt time.Duration
+	active   time.Duration // virtual time of the last write or extension
+}
+
+var (
+	machineOwners = []string{"", "alice", "bob", "c*?", "nul\x00"}
+	ownerTTL      = 100 // units
+)
+
+func (m *ownerMachine) live() map[string]ownedModel {
+	out := map[string]ownedModel{}
+	for id, e := range m.model {
+		if e.expireAt > m.now {
+			out[id] = e
+		}
+	}
+	return out
+}
+
+// ownedBy returns owner's live sessions in the model, sorted.
+func (m *ownerMachine) ownedBy(owner string) []string {
+	var ids []string
+	for id, e := range m.live() {
+		if e.owner == owner {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// wrote records a write of id for owner and applies the cap.
+func (m *ownerMachine) wrote(id, owner string) {
+	m.model[id] = ownedModel{owner: owner, expireAt: m.now + time.Duration(ownerTTL)*m.scale, active: m.now}
+	if owner == "" || m.cap == 0 {
+		return
+	}
+	var others []string
+	live := m.live()
+	for _, o := range m.ownedBy(owner) {
+		if o != id {
+			others = append(others, o)
+		}
+	}
+	slices.SortFunc(others, func(a, b string) int {
+		if c := cmp.Compare(live[a].active, live[b].active); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, victim := range others[:max(len(others)+1-m.cap, 0)] {
+		delete(m.model, victim)
+	}
+}
+
+func (m *ownerMachine) Write(t *rapid.T) {
+	id := rapid.SampledFrom(machineIDs).Draw(t, "id")
+	owner := rapid.SampledFrom(machineOwners).Draw(t, "owner")
+	v := session{Name: owner, UserID: rapid.Int64Range(1, 9).Draw(t, "user")}
+	_, exists := m.live()[id]
+	switch op := rapid.SampledFrom([]string{"Set", "Create", "Replace", "Update"}).Draw(t, "op"); op {
+	case "Set":
+		if err := m.s.Set(m.ctx, id, v); err != nil {
+			t.Fatalf("Set(%q, %q): %v", id, owner, err)
+		}
+	case "Create":
+		err := m.s.Create(m.ctx, id, v)
+		if exists {
+			if !errors.Is(err, typedstore.ErrExists) {
+				t.Fatalf("Create(%q) of a live session = %v; want ErrExists", id, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Create(%q, %q): %v", id, owner, err)
+		}
+	case "Replace", "Update":
+		var err error
+		if op == "Replace" {
+			err = m.s.Replace(m.ctx, id, v)
+		} else {
+			err = m.s.Update(m.ctx, id, func(old *session) error { old.Name = owner; return nil })
+		}
+		if !exists {
+			if !errors.Is(err, typedstore.ErrNotFound) {
+				t.Fatalf("%s(%q) of a missing session = %v; want ErrNotFound", op, id, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s(%q, %q): %v", op, id, owner, err)
+		}
+	}
+	m.wrote(id, owner)
+}
+
+func (m *ownerMachine) Extend(t *rapid.T) {
+	id := rapid.SampledFrom(machineIDs).Draw(t, "id")
+	e, ok := m.live()[id]
+	var err error
+	if rapid.Bool().Draw(t, "touch") {
+		err = m.s.Touch(m.ctx, id, session{Name: e.owner})
+	} else {
+		var v session
+		v, err = m.s.GetAndExtend(m.ctx, id, time.Duration(ownerTTL)*m.scale)
+		if err == nil && v.Name != e.owner {
+			t.Fatalf("GetAndExtend(%q) = owner %q; want %q", id, v.Name, e.owner)
+		}
+	}
+	if !ok {
+		if !errors.Is(err, typedstore.ErrNotFound) {
+			t.Fatalf("extending the missing %q = %v; want ErrNotFound", id, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("extending %q: %v", id, err)
+	}
+	e.expireAt, e.active = m.now+time.Duration(ownerTTL)*m.scale, m.now
+	m.model[id] = e
+}
+
+func (m *ownerMachine) Delete(t *rapid.T) {
+	id := rapid.SampledFrom(machineIDs).Draw(t, "id")
+	if err := m.s.Delete(m.ctx, id); err != nil {
+		t.Fatalf("Delete(%q): %v", id, err)
+	}
+	delete(m.model, id)
+}
+
+func (m *ownerMachine) DeleteOwned(t *rapid.T) {
+	owner := rapid.SampledFrom(machineOwners[1:]).Draw(t, "owner")
+	keep := rapid.SliceOfNDistinct(rapid.SampledFrom(machineIDs), 0, 2, rapid.ID).Draw(t, "keep")
+	var want []string
+	for _, id := range m.ownedBy(owner) {
+		if !slices.Contains(keep, id) {
+			want = append(want, id)
+		}
+	}
+	n, err := m.s.DeleteOwned(m.ctx, owner, keep...)
+	if err != nil || n != len(want) {
+		t.Fatalf("DeleteOwned(%q, keep %q) = %d, %v; want %d (%q)", owner, keep, n, err, len(want), want)
+	}
+	for _, id := range want {
+		delete(m.model, id)
+	}
+}
+
+func (m *ownerMachine) Count(t *rapid.T) {
+	owner := rapid.SampledFrom(machineOwners[1:]).Draw(t, "owner")
+	if n, err := m.s.CountOwned(m.ctx, owner); err != nil || n != len(m.ownedBy(owner)) {
+		t.Fatalf("CountOwned(%q) = %d, %v; want %d", owner, n, err, len(m.ownedBy(owner)))
+	}
+}
+
+func (m *ownerMachine) Expire(t *rapid.T) {
+	if m.mr == nil {
+		t.Skip("time does not move on a real server")
+	}
+	d := time.Duration(rapid.IntRange(1, 3).Draw(t, "steps")) * 30 * m.scale
+	m.fake.Advance(d)
+	m.mr.FastForward(d)
+	m.now += d
+}
+
+func (m *ownerMachine) Check(t *rapid.T) {
+	for _, owner := range machineOwners[1:] {
+		want := m.ownedBy(owner)
+		seq, errf := m.s.OwnedBy(m.ctx, owner)
+		got := slices.Sorted(func(yield func(string) bool) {
+			for id := range seq {
+				if !yield(id) {
+					return
+				}
+			}
+		})
+		if err := errf(); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("OwnedBy(%q) = %q, %v; want %q", owner, got, err, want)
+		}
+		entries, err := m.client.ZRange(m.ctx, "owner:"+m.s.Prefix()+owner, 0, -1).Result()
+		if slices.Sort(entries); err != nil || !slices.Equal(entries, want) {
+			t.Fatalf("after OwnedBy, %q's index = %q, %v; want exactly %q", owner, entries, err, want)
+		}
+	}
+}
+
+// checkOwnerMachine runs the owner machine through client, under a prefix
+// of its own full of glob characters, with a clock frozen between steps; mr
+// is nil on a real server.
+func checkOwnerMachine(t *testing.T, client redis.UniversalClient, mr *miniredis.Miniredis) {
+	t.Helper()
+	rapid.Check(t, func(rt *rapid.T) {
+		fake := clock.NewFake(time.Now())
+		clock.Set(rt, fake.Now)
+		scale := time.Second
+		if mr == nil {
+			scale = time.Minute
+		}
+		m := &ownerMachine{
+			ctx: context.Background(), mr: mr, fake: fake, client: client, scale: scale,
+			cap: rapid.IntRange(0, 3).Draw(rt, "cap"), model: map[string]ownedModel{},
+		}
+		s, err := typedstore.New(client, typedstore.Options[session]{
+			Prefix:      redistest.UniquePrefix(t) + "[o]*?:",
+			TTL:         time.Duration(ownerTTL) * scale,
+			ScanCount:   rapid.IntRange(1, 5).Draw(rt, "scanCount"),
+			Owner:       byName,
+			MaxPerOwner: m.cap,
+		})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		m.s = s
+		defer s.Clear(m.ctx)
+		rt.Repeat(rapid.StateMachineActions(m))
+	})
+}
+
+func TestOwnerMachine(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { client.Close() })
+	checkOwnerMachine(t, client, mr)
+}
+
+func TestOwnerMachineRealRedis(t *testing.T) {
+	checkOwnerMachine(t, redistest.Client(t), nil)
 }

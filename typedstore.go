@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/typedstore/typedstore/internal/horizon"
 	"github.com/typedstore/typedstore/internal/storeapi"
 )
 
@@ -31,6 +32,9 @@ type Store[T any] struct {
 	// may carry keys of any slot: true for a single server, false for a
 	// cluster or a ring (see cluster.go).
 	multiKey bool
+	// seen remembers how far the owner index entries that this process
+	// wrote reach; nil without Options.Owner.
+	seen *horizon.Cache
 }
 
 // New returns a Store on client. It validates opts and fills in the
@@ -54,6 +58,9 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		multiKey: isSingleServer(client),
 	}
 	s.match = escapeGlob(s.opts.Prefix) + "*"
+	if opts.Owner != nil {
+		s.seen = horizon.New()
+	}
 	if opts.AutoPipeline {
 		var err error
 		if s.ap, err = autoPipeliner(client); err != nil {
@@ -135,7 +142,10 @@ func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duratio
 	if err != nil {
 		return v, s.readErr(ctx, op, id, err)
 	}
-	return s.decode(op, id, data)
+	if v, err = s.decode(op, id, data); err == nil && s.seen != nil {
+		s.reindex(ctx, id, v, s.seen.HashBytes(data), ttl)
+	}
+	return v, err
 }
 
 // Set writes v under id with the time to live chosen by the rules in the
@@ -178,16 +188,17 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond string) e
 		}
 		return s.wrapErr(ctx, op+": delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
 	}
+	owner, err := s.ownerOf(op, v)
+	if err != nil {
+		return err
+	}
 	data, err := s.encode(op, v)
 	if err != nil {
 		return err
 	}
-	if s.opts.DisableTTL {
-		ttl = 0 // SET without PX also clears an expiry the key had
-	}
 	args := make([]any, 3, 6)
 	args[0], args[1], args[2] = "set", key, data
-	if ttl > 0 {
+	if !s.opts.DisableTTL { // SET without PX also clears an expiry the key had
 		args = append(args, "px", ttl.Milliseconds())
 	}
 	if cond != "" {
@@ -199,8 +210,12 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond string) e
 		return opErr(op, ErrExists)
 	case err == redis.Nil:
 		return notFoundErr(op)
+	case err != nil:
+		return s.wrapErr(ctx, op, err)
+	case owner != "":
+		return s.index(ctx, op, id, owner, ttl, s.seen.HashBytes(data), true)
 	}
-	return s.wrapErr(ctx, op, err)
+	return nil
 }
 
 // Touch resets the expiry of the session stored under id from v, by the
@@ -240,6 +255,7 @@ func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
 	if !found {
 		return notFoundErr(op)
 	}
+	s.reindex(ctx, id, v, 0, ttl)
 	return nil
 }
 
@@ -274,7 +290,8 @@ func (s *Store[T]) Delete(ctx context.Context, ids ...string) error {
 	if err := ctx.Err(); err != nil {
 		return s.wrapErr(ctx, op, err)
 	}
-	return s.wrapErr(ctx, op, s.del(ctx, keys))
+	_, err := s.del(ctx, keys)
+	return s.wrapErr(ctx, op, err)
 }
 
 // unlink deletes the session stored under id and reports whether there was
@@ -400,6 +417,7 @@ func (s *Store[T]) internals() any {
 		TTL:          s.ttlOf,
 		Encode:       s.opts.Codec.Encode,
 		Unlink:       s.unlink,
+		Owner:        s.opts.Owner,
 		CookieTagErr: checkCookieTag[T](),
 		Settings: storeapi.Settings{
 			TTL:          s.opts.TTL,

@@ -77,7 +77,11 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		ttl := s.ttlOf(v)
 		var data []byte
 		var ttlArg int64 = -1
+		owner := ""
 		if ttl > 0 {
+			if owner, err = s.ownerOf(op, v); err != nil {
+				return err
+			}
 			if data, err = s.encode(op, v); err != nil {
 				return err
 			}
@@ -91,6 +95,9 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 			return s.wrapErr(ctx, op, err)
 		}
 		if n == 1 {
+			if owner != "" {
+				return s.index(ctx, op, id, owner, ttl, s.seen.HashBytes(data), true)
+			}
 			return nil
 		}
 	}

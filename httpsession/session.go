@@ -238,6 +238,25 @@ func (s *Session[T]) Regenerate(ctx context.Context) error {
 	return nil
 }
 
+// DestroyOthers deletes every other session of this session's owner, as
+// "log out my other devices" does, and returns how many it deleted: the
+// owner is [typedstore.Options.Owner] of Data, and the current session is
+// kept. It costs a few round trips, in proportion to the owner's sessions
+// (see [typedstore.Store.DeleteOwned], which it calls, for what is
+// guaranteed). An anonymous session has no other sessions: DestroyOthers
+// returns 0 and nil. On a store without an Owner function it returns an
+// error wrapping [typedstore.ErrNoOwnerIndex]. ctx bounds the deletion.
+func (s *Session[T]) DestroyOthers(ctx context.Context) (int, error) {
+	if s.m.store.Owner == nil {
+		return 0, fmt.Errorf("httpsession: destroy others: %w", typedstore.ErrNoOwnerIndex)
+	}
+	owner := s.m.store.Owner(s.Data)
+	if owner == "" {
+		return 0, nil
+	}
+	return s.m.sessions.DeleteOwned(ctx, owner, s.id)
+}
+
 // Destroy deletes the stored session, as a logout does, and replaces it
 // with a new, empty session under a new id (Data is the zero value). Unless
 // the new session is changed, and so saved with a cookie of its own, the

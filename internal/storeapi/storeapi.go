@@ -23,6 +23,8 @@ type Funcs[T any] struct {
 	// Unlink deletes the session stored under id and reports whether there
 	// was one.
 	Unlink func(ctx context.Context, id string) (bool, error)
+	// Owner is the store's Options.Owner, or nil.
+	Owner func(v T) string
 	// CookieTagErr is the error that typedstore.New gives for a T that
 	// embeds typedstore.Cookie under a JSON name other than "cookie", or
 	// nil.
