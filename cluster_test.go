@@ -29,6 +29,8 @@ func TestCluster(t *testing.T) {
 	t.Run("GlobAndHashTagPrefixesNeverCrossSlots", func(t *testing.T) { testClusterPrefixes(t, c) })
 	t.Run("UpdateLosesNoIncrements", func(t *testing.T) { testClusterUpdate(t, c) })
 	t.Run("ReshardingUnderLoadLosesNothing", func(t *testing.T) { testClusterResharding(t, c) })
+	t.Run("OwnerMachine", func(t *testing.T) { testClusterOwnerMachine(t, c) })
+	t.Run("DeleteOwnedDuringResharding", func(t *testing.T) { testClusterDeleteOwnedDuringResharding(t, c) })
 	t.Run("FailoverUnderLoad", func(t *testing.T) { testClusterFailover(t, c) })
 }
 

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -501,6 +503,207 @@ func TestOwnerIndexCommands(t *testing.T) {
 	} {
 		if got := count(tc.do); !maps.Equal(got, tc.want) {
 			t.Errorf("%s sent %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The guarantee of DeleteOwned: once it returns, none of the owner's
+// sessions that were indexed when it began can be loaded, and requests that
+// loaded them before, and go on saving them through Replace, Update and
+// Touch, cannot bring them back. Sessions created while it runs may
+// survive, and are then in the index.
+func TestDeleteOwnedGuarantee(t *testing.T) {
+	for name, newClient := range bothServers() {
+		t.Run(name, func(t *testing.T) {
+			client := newClient(t)
+			s := ownedStore(t, client, typedstore.Options[session]{})
+			ctx := context.Background()
+			const before = 20
+			for i := range before {
+				mustSet(t, s, fmt.Sprint("old", i), "alice")
+			}
+			mustSet(t, s, "bob1", "bob")
+			stop, busy := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			var wg sync.WaitGroup
+			var saves atomic.Int64
+			var created [4]int
+			for w := range 4 {
+				wg.Go(func() { // requests that loaded alice's sessions before
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						id := fmt.Sprint("old", (w+i)%before)
+						var err error
+						switch i % 3 {
+						case 0:
+							err = s.Replace(ctx, id, session{Name: "alice", UserID: int64(i)})
+						case 1:
+							err = s.Update(ctx, id, func(v *session) error { v.UserID++; return nil })
+						case 2:
+							err = s.Touch(ctx, id, session{Name: "alice"})
+						}
+						if err == nil {
+							if saves.Add(1) == 40 {
+								once.Do(func() { close(busy) })
+							}
+						} else if !errors.Is(err, typedstore.ErrNotFound) {
+							t.Errorf("saving %s: %v", id, err)
+							return
+						}
+						// New logins go on meanwhile.
+						if err := s.Create(ctx, fmt.Sprint("new", w, "-", i), session{Name: "alice"}); err != nil {
+							t.Errorf("Create: %v", err)
+							return
+						}
+						created[w]++
+					}
+				})
+			}
+			<-busy // the writers are saving old sessions
+			n, err := s.DeleteOwned(ctx, "alice")
+			if err != nil {
+				t.Fatalf("DeleteOwned: %v", err)
+			}
+			// Every old session is gone now, whatever the writers do next.
+			for i := range before {
+				if _, err := s.Get(ctx, fmt.Sprint("old", i)); !errors.Is(err, typedstore.ErrNotFound) {
+					t.Errorf("old%d after DeleteOwned returned: %v; want ErrNotFound", i, err)
+				}
+			}
+			for range 50 { // the writers keep trying for a while
+				runtime.Gosched()
+				for i := range before {
+					if _, err := s.Get(ctx, fmt.Sprint("old", i)); !errors.Is(err, typedstore.ErrNotFound) {
+						t.Fatalf("old%d came back: %v", i, err)
+					}
+				}
+			}
+			close(stop)
+			wg.Wait()
+			if _, err := s.Get(ctx, "bob1"); err != nil {
+				t.Errorf("bob's session: %v", err)
+			}
+			survivors := owned(t, s, "alice")
+			for _, id := range survivors {
+				if !strings.HasPrefix(id, "new") {
+					t.Errorf("survivor %q is not a session created during DeleteOwned", id)
+				}
+			}
+			checkIndexesAgree(t, client, s, "alice", "bob")
+			total := 0
+			for w := range 4 {
+				total += created[w]
+			}
+			t.Logf("DeleteOwned deleted %d; %d saves of old sessions succeeded, each before DeleteOwned deleted its session; %d sessions created by the writers, %d survive, all indexed",
+				n, saves.Load(), total, len(survivors))
+		})
+	}
+}
+
+// Goroutines log in, switch user, log out, extend and update sessions of a
+// few owners while DeleteOwned runs again and again. Afterwards, once a
+// listing has pruned them, every index holds exactly the live sessions of
+// its owner.
+func TestDeleteOwnedUnderConcurrentLogins(t *testing.T) {
+	for name, newClient := range bothServers() {
+		t.Run(name, func(t *testing.T) {
+			client := newClient(t)
+			s := ownedStore(t, client, typedstore.Options[session]{MaxPerOwner: 6})
+			ctx := context.Background()
+			owners := []string{"alice", "bob", "carol"}
+			const workers, rounds = 6, 150
+			var ops [workers][5]int // login, switch, logout, extend, update
+			var deleted [2]int
+			stop := make(chan struct{})
+			var wg, dg sync.WaitGroup
+			for d := range 2 {
+				dg.Go(func() {
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						n, err := s.DeleteOwned(ctx, owners[(i+d)%len(owners)], fmt.Sprint("w0-", i%rounds))
+						if err != nil {
+							t.Errorf("DeleteOwned: %v", err)
+							return
+						}
+						deleted[d] += n
+					}
+				})
+			}
+			for w := range workers {
+				wg.Go(func() {
+					for i := range rounds {
+						id := fmt.Sprint("w", w, "-", i%25)
+						owner := owners[(w*7+i)%len(owners)]
+						var err error
+						switch k := (w + i) % 5; k {
+						case 0:
+							err = s.Set(ctx, id, session{Name: owner})
+							ops[w][k]++
+						case 1:
+							err = s.Replace(ctx, id, session{Name: owners[(w+i+1)%len(owners)]})
+							ops[w][k]++
+						case 2:
+							err = s.Update(ctx, id, func(v *session) error { v.Name = ""; return nil })
+							ops[w][k]++
+						case 3:
+							_, err = s.GetAndExtend(ctx, id, time.Hour)
+							ops[w][k]++
+						case 4:
+							err = s.Update(ctx, id, func(v *session) error { v.UserID++; return nil })
+							ops[w][k]++
+						}
+						if err != nil && !errors.Is(err, typedstore.ErrNotFound) {
+							t.Errorf("worker %d: %v", w, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(stop)
+			dg.Wait()
+			checkIndexesAgree(t, client, s, owners...)
+			var sum [5]int
+			for w := range workers {
+				for k := range 5 {
+					sum[k] += ops[w][k]
+				}
+			}
+			t.Logf("%d logins, %d switches, %d logouts, %d extends, %d updates; DeleteOwned deleted %d", sum[0], sum[1], sum[2], sum[3], sum[4], deleted[0]+deleted[1])
+		})
+	}
+}
+
+// checkIndexesAgree lists each owner's sessions (which prunes the index)
+// and checks that each index then holds exactly the live sessions of its
+// owner, as a scan of every session says.
+func checkIndexesAgree(t *testing.T, client redis.UniversalClient, s *typedstore.Store[session], owners ...string) {
+	t.Helper()
+	all, err := collectAll(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range owners {
+		var want []string
+		for id, v := range all {
+			if v.Name == o {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		if got := owned(t, s, o); !slices.Equal(got, want) {
+			t.Errorf("OwnedBy(%q) = %q; a scan of every session says %q", o, got, want)
+		}
+		if got := indexEntries(t, client, s, o); !slices.Equal(got, want) {
+			t.Errorf("after listing, %q's index = %q; want exactly %q", o, got, want)
 		}
 	}
 }
