@@ -308,13 +308,13 @@ func TestNewValidatesOwnerOptions(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: closedAddr(t)})
 	t.Cleanup(func() { client.Close() })
 	for name, opts := range map[string]typedstore.Options[session]{
-		"negative MaxPerOwner":          {Owner: byName, MaxPerOwner: -1},
-		"MaxPerOwner without Owner":     {MaxPerOwner: 3},
-		"OwnerPrefix without Owner":     {OwnerPrefix: "o:"},
-		"OwnerPrefix inside Prefix":     {Owner: byName, Prefix: "app:", OwnerPrefix: "app:owners:"},
-		"Prefix inside OwnerPrefix":     {Owner: byName, Prefix: "o:sess:", OwnerPrefix: "o:"},
-		"same Prefix and OwnerPrefix":   {Owner: byName, Prefix: "x:", OwnerPrefix: "x:"},
-		"Prefix inside default":         {Owner: byName, Prefix: "own"},
+		"negative MaxPerOwner":        {Owner: byName, MaxPerOwner: -1},
+		"MaxPerOwner without Owner":   {MaxPerOwner: 3},
+		"OwnerPrefix without Owner":   {OwnerPrefix: "o:"},
+		"OwnerPrefix inside Prefix":   {Owner: byName, Prefix: "app:", OwnerPrefix: "app:owners:"},
+		"Prefix inside OwnerPrefix":   {Owner: byName, Prefix: "o:sess:", OwnerPrefix: "o:"},
+		"same Prefix and OwnerPrefix": {Owner: byName, Prefix: "x:", OwnerPrefix: "x:"},
+		"Prefix inside default":       {Owner: byName, Prefix: "own"},
 	} {
 		if _, err := typedstore.New(client, opts); err == nil {
 			t.Errorf("New with %s: no error", name)
