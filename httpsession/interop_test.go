@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,12 @@ func TestInteropNode(t *testing.T) {
 
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { client.Close() })
-	store, err := typedstore.New(client, typedstore.Options[nodeSession]{Prefix: prefix})
+	store, err := typedstore.New(client, typedstore.Options[nodeSession]{Prefix: prefix, Owner: func(v nodeSession) string {
+		if v.UserID == 0 {
+			return ""
+		}
+		return strconv.FormatInt(v.UserID, 10)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +190,37 @@ func TestInteropNode(t *testing.T) {
 		}
 		if gv, _, _ := getView(t, goSrv.URL, "/session", before); gv.ID == idOf(t, before) || gv.Session.Counter != 0 {
 			t.Errorf("Go /session with the pre-login cookie = %+v; want a new session", gv)
+		}
+	})
+
+	t.Run("logins in Node enter the owner index at their first Go request", func(t *testing.T) {
+		count := func() int {
+			t.Helper()
+			n, err := store.CountOwned(context.Background(), "70")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		_, first, _ := getView(t, nodeURL.url, "/login?user=70", nil)
+		if n := count(); n != 0 {
+			t.Fatalf("user 70 has %d indexed sessions before Go saw any; want 0 (Node does not index)", n)
+		}
+		getView(t, goSrv.URL, "/session", first)
+		_, second, _ := getView(t, nodeURL.url, "/login?user=70", nil)
+		getView(t, goSrv.URL, "/session", second)
+		if n := count(); n != 2 {
+			t.Fatalf("user 70 has %d indexed sessions after Go loaded both; want 2", n)
+		}
+		getView(t, nodeURL.url, "/logout", second) // a DEL, which Go does not see
+		if n := count(); n != 1 {
+			t.Errorf("user 70 has %d sessions after a logout in Node; want 1", n)
+		}
+		if n, err := store.DeleteOwned(context.Background(), "70"); err != nil || n != 1 {
+			t.Fatalf("DeleteOwned(70) = %d, %v; want 1", n, err)
+		}
+		if nv, _, _ := getView(t, nodeURL.url, "/session", first); nv.ID == idOf(t, first) || nv.Session.UserID != 0 {
+			t.Errorf("Node /session after DeleteOwned = %+v; want a new, anonymous session", nv)
 		}
 	})
 

@@ -46,8 +46,14 @@ async function main() {
   app.get("/login", (req, res, next) => {
     req.session.regenerate((err) => {
       if (err) return next(err);
-      req.session.userId = 7;
+      req.session.userId = Number(req.query.user) || 7;
       show(req, res);
+    });
+  });
+  app.get("/logout", (req, res, next) => {
+    req.session.destroy((err) => {
+      if (err) return next(err);
+      res.json({ id: "", session: {} });
     });
   });
 
