@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -118,4 +119,52 @@ func ExampleCorruptError() {
 	fmt.Println(errors.Is(err, typedstore.ErrCorrupt), errors.As(err, &ce) && ce.ID == "broken")
 	// Output:
 	// true true
+}
+
+func ExampleStore_DeleteOwned() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer client.Close()
+
+	// Owner says whose each session is; "" for an anonymous one.
+	store, err := typedstore.New(client, typedstore.Options[Session]{
+		Owner: func(s Session) string {
+			if s.UserID == 0 {
+				return ""
+			}
+			return strconv.FormatInt(s.UserID, 10)
+		},
+		MaxPerOwner: 10, // an eleventh login ends the least recently active one
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	_ = store.Set(ctx, "laptop", Session{UserID: 7})
+	_ = store.Set(ctx, "phone", Session{UserID: 7})
+	_ = store.Set(ctx, "tablet", Session{UserID: 7})
+	_ = store.Set(ctx, "visitor", Session{}) // anonymous: not indexed
+
+	// The devices of user 7, read through their index: a few round
+	// trips, however many other sessions there are.
+	devices, errf := store.OwnedBy(ctx, "7")
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range devices {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	fmt.Println(ids, errf())
+
+	// The password changed: log out everywhere but on this laptop.
+	n, err := store.DeleteOwned(ctx, "7", "laptop")
+	fmt.Println(n, err)
+	left, err := store.CountOwned(ctx, "7")
+	fmt.Println(left, err)
+	// Output:
+	// [laptop phone tablet] <nil>
+	// 2 <nil>
+	// 1 <nil>
 }

@@ -1,7 +1,8 @@
 // Command webapp is a small site with typed sessions: log in with a name,
-// fill a cart, count your visits, log out. Its sessions are kept by
-// package httpsession in a typedstore.Store, in the shape that Express's
-// express-session uses.
+// fill a cart, count your visits, see the devices you are logged in on and
+// log them out, log out. Its sessions are kept by package httpsession in a
+// typedstore.Store, in the shape that Express's express-session uses, with
+// an index of each user's sessions (typedstore.Options.Owner).
 //
 // It runs on an in-process Redis (miniredis) unless REDIS_URL names a real
 // server, and signs cookies with SESSION_SECRET (a random secret when it is
@@ -13,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -24,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +43,43 @@ type Session struct {
 	Name              string   `json:"name,omitempty"`
 	Visits            int      `json:"visits,omitempty"`
 	Cart              []string `json:"cart,omitempty"`
+	Device            Device   `json:"device,omitzero"`
+	// Notice is shown once, on the next view of the devices page.
+	Notice string `json:"notice,omitempty"`
+}
+
+// Device is the browser that a session was logged in from, as recorded at
+// login.
+type Device struct {
+	// Handle names the session on the devices page and in its forms. It is
+	// random and public: the session id is a credential, and never appears
+	// in a page, a URL or a log line.
+	Handle    string    `json:"handle,omitempty"`
+	LoginAt   time.Time `json:"loginAt,omitzero"`
+	SeenAt    time.Time `json:"seenAt,omitzero"` // refreshed at most every seenEvery
+	UserAgent string    `json:"userAgent,omitempty"`
+	IP        string    `json:"ip,omitempty"`
+}
+
+// maxDevices is how many devices a user may be logged in on at once: a
+// login on one more logs out the one least recently active.
+const maxDevices = 5
+
+// seenEvery is how often a device's last-seen time is refreshed. A request
+// that changes the session costs a write to Redis (and one to the index of
+// its owner), where one that changes nothing costs only the GETEX that loads
+// it. Refreshing at most once a minute keeps a page view that changes
+// nothing else, such as the devices page, from writing each time, at the
+// price of a last-seen time up to a minute old.
+const seenEvery = time.Minute
+
+// storeOptions configures the store of the site's sessions. The owner of a
+// session is the name logged in to it ("" for a visitor who has not logged
+// in, whose session is not indexed).
+var storeOptions = typedstore.Options[Session]{
+	Prefix:      "webapp:sess:",
+	Owner:       func(v Session) string { return v.Name },
+	MaxPerOwner: maxDevices,
 }
 
 func main() {
@@ -65,7 +105,7 @@ func run(ctx context.Context, addr string) error {
 	} else {
 		fmt.Println("Redis:", url)
 	}
-	store, err := typedstore.Open(url, typedstore.Options[Session]{Prefix: "webapp:sess:"})
+	store, err := typedstore.Open(url, storeOptions)
 	if err != nil {
 		return err
 	}
@@ -76,7 +116,7 @@ func run(ctx context.Context, addr string) error {
 		secret = rand.Text() + rand.Text()
 		fmt.Println("SESSION_SECRET is unset: signing cookies with a random secret")
 	}
-	h, err := newHandler(store, secret)
+	h, err := newHandler(store, secret, time.Now)
 	if err != nil {
 		return err
 	}
@@ -99,8 +139,16 @@ func run(ctx context.Context, addr string) error {
 	return nil
 }
 
-// newHandler returns the site, with its sessions in store.
-func newHandler(store *typedstore.Store[Session], secret string) (http.Handler, error) {
+// site is the web site: its handlers, and what they share.
+type site struct {
+	store    *typedstore.Store[Session]
+	sessions *httpsession.Manager[Session]
+	now      func() time.Time
+}
+
+// newHandler returns the site, with its sessions in store (opened with
+// storeOptions). now tells the time of logins and last visits.
+func newHandler(store *typedstore.Store[Session], secret string, now func() time.Time) (http.Handler, error) {
 	sessions, err := httpsession.New(store, httpsession.Options{
 		Secrets: []string{secret},
 		MaxAge:  7 * 24 * time.Hour,
@@ -108,57 +156,244 @@ func newHandler(store *typedstore.Store[Session], secret string) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
+	s := &site{store: store, sessions: sessions, now: now}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		s := sessions.Get(r)
-		if s.Data.Name != "" {
-			s.Data.Visits++
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := page.Execute(w, s.Data); err != nil {
-			log.Print(err)
-		}
-	})
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		name := strings.TrimSpace(r.FormValue("name"))
-		if name == "" || len(name) > 64 {
-			http.Error(w, "a name of 1 to 64 characters, please", http.StatusBadRequest)
-			return
-		}
-		s := sessions.Get(r)
-		// A new session id at login defeats session fixation; the cart
-		// filled before logging in is kept.
-		if err := s.Regenerate(r.Context()); err != nil {
-			http.Error(w, "sessions are unavailable, try again", http.StatusServiceUnavailable)
-			return
-		}
-		s.Data.Name = name
-		http.Redirect(w, r, "/", http.StatusSeeOther) // the session is saved before this goes out
-	})
-	mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
-		item := strings.TrimSpace(r.FormValue("item"))
-		s := sessions.Get(r)
-		if item != "" && len(item) <= 64 && len(s.Data.Cart) < 50 {
-			s.Data.Cart = append(s.Data.Cart, item)
-		}
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-	})
-	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		if err := sessions.Get(r).Destroy(r.Context()); err != nil {
-			http.Error(w, "sessions are unavailable, try again", http.StatusServiceUnavailable)
-			return
-		}
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-	})
-	return sessions.Handler(mux), nil
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /cart", s.addToCart)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /devices", s.devices)
+	mux.HandleFunc("POST /devices/logout", s.logoutDevice)
+	mux.HandleFunc("POST /devices/logout-others", s.logoutOthers)
+	// The forms need no CSRF token: the session cookie is SameSite=Lax (the
+	// httpsession default), so a cross-site POST arrives without it.
+	return sessions.Handler(s.seen(mux)), nil
 }
 
-var page = template.Must(template.New("page").Parse(`<!doctype html>
+// seen refreshes the last-seen time of a logged-in session, at most every
+// seenEvery (see there why not on each request).
+func (s *site) seen(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := s.sessions.Get(r)
+		if now := s.now(); sess.Data.Name != "" && now.Sub(sess.Data.Device.SeenAt) >= seenEvery {
+			sess.Data.Device.SeenAt = now
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *site) home(w http.ResponseWriter, r *http.Request) {
+	sess := s.sessions.Get(r)
+	if sess.Data.Name != "" {
+		sess.Data.Visits++
+	}
+	render(w, homePage, sess.Data)
+}
+
+func (s *site) login(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimSpace(r.FormValue("name"))
+	if name == "" || len(name) > 64 {
+		http.Error(w, "a name of 1 to 64 characters, please", http.StatusBadRequest)
+		return
+	}
+	sess := s.sessions.Get(r)
+	// A new session id at login defeats session fixation; the cart filled
+	// before logging in is kept.
+	if err := sess.Regenerate(r.Context()); err != nil {
+		unavailable(w, "login", err)
+		return
+	}
+	now := s.now()
+	sess.Data.Name = name
+	sess.Data.Device = Device{
+		Handle:    rand.Text(),
+		LoginAt:   now,
+		SeenAt:    now,
+		UserAgent: userAgent(r),
+		IP:        clientIP(r),
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther) // the session is saved before this goes out
+}
+
+func (s *site) addToCart(w http.ResponseWriter, r *http.Request) {
+	item := strings.TrimSpace(r.FormValue("item"))
+	sess := s.sessions.Get(r)
+	if item != "" && len(item) <= 64 && len(sess.Data.Cart) < 50 {
+		sess.Data.Cart = append(sess.Data.Cart, item)
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *site) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.sessions.Get(r).Destroy(r.Context()); err != nil {
+		unavailable(w, "logout", err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// deviceView is one row of the devices page.
+type deviceView struct {
+	Device
+	This bool // the device of the request
+}
+
+func (s *site) devices(w http.ResponseWriter, r *http.Request) {
+	sess := s.sessions.Get(r)
+	if sess.Data.Name == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	seq, errf := s.store.OwnedBy(r.Context(), sess.Data.Name)
+	var list []deviceView
+	for id, v := range seq {
+		if id != sess.ID() {
+			list = append(list, deviceView{Device: v.Device})
+		}
+	}
+	if err := errf(); err != nil {
+		unavailable(w, "devices", err)
+		return
+	}
+	// This device comes from the request's session, which may be newer than
+	// the stored copy (a last-seen time refreshed by this request).
+	list = append(list, deviceView{Device: sess.Data.Device, This: true})
+	slices.SortFunc(list, func(a, b deviceView) int {
+		if a.This != b.This {
+			if a.This {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(b.SeenAt.Compare(a.SeenAt), b.LoginAt.Compare(a.LoginAt), cmp.Compare(a.Handle, b.Handle))
+	})
+	notice := sess.Data.Notice
+	sess.Data.Notice = ""
+	render(w, devicesPage, struct {
+		Name, Notice string
+		Devices      []deviceView
+		Max          int
+	}{sess.Data.Name, notice, list, maxDevices})
+}
+
+// logoutDevice logs out the device whose handle the form names. It looks
+// for the handle among the sessions of the user of the request only, so
+// that the handle of someone else's device finds nothing, and never
+// matches the request's own session, which POST /logout logs out.
+func (s *site) logoutDevice(w http.ResponseWriter, r *http.Request) {
+	sess := s.sessions.Get(r)
+	if sess.Data.Name == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	handle := r.PostFormValue("device")
+	var target string
+	if handle != "" {
+		seq, errf := s.store.OwnedBy(r.Context(), sess.Data.Name)
+		for id, v := range seq {
+			if id != sess.ID() && v.Device.Handle == handle {
+				target = id
+				break
+			}
+		}
+		if err := errf(); err != nil {
+			unavailable(w, "log out device", err)
+			return
+		}
+	}
+	n := 0
+	if target != "" {
+		// A request of that device that loaded its session before this
+		// cannot save it back: httpsession writes it with SET XX.
+		if err := s.store.Delete(r.Context(), target); err != nil {
+			unavailable(w, "log out device", err)
+			return
+		}
+		n = 1
+	}
+	sess.Data.Notice = loggedOut(n, "device")
+	http.Redirect(w, r, "/devices", http.StatusSeeOther)
+}
+
+func (s *site) logoutOthers(w http.ResponseWriter, r *http.Request) {
+	sess := s.sessions.Get(r)
+	if sess.Data.Name == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	n, err := sess.DestroyOthers(r.Context())
+	if err != nil {
+		unavailable(w, "log out other devices", err)
+		return
+	}
+	sess.Data.Notice = loggedOut(n, "other device")
+	http.Redirect(w, r, "/devices", http.StatusSeeOther)
+}
+
+// loggedOut says how many devices a logout ended.
+func loggedOut(n int, what string) string {
+	switch n {
+	case 0:
+		return "No device was logged out."
+	case 1:
+		return "Logged out 1 " + what + "."
+	}
+	return fmt.Sprintf("Logged out %d %ss.", n, what)
+}
+
+// userAgent returns the request's User-Agent, cut to a length worth
+// keeping in a session.
+func userAgent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > 200 {
+		ua = ua[:200]
+	}
+	return strings.ToValidUTF8(ua, "")
+}
+
+// clientIP returns the host of the request's remote address. Behind a
+// reverse proxy that is the proxy's: a site behind one takes the client's
+// address from the header that the proxy sets, and only from that proxy.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// unavailable answers a request whose session work failed in Redis. The
+// error is logged; the store's errors never hold a whole session id.
+func unavailable(w http.ResponseWriter, what string, err error) {
+	log.Printf("%s: %v", what, err)
+	http.Error(w, "sessions are unavailable, try again", http.StatusServiceUnavailable)
+}
+
+func render(w http.ResponseWriter, t *template.Template, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := t.Execute(w, data); err != nil {
+		log.Print(err)
+	}
+}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "unknown"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+}
+
+const head = `<!doctype html>
 <title>typedstore webapp</title>
-<style>body{font-family:sans-serif;max-width:32em;margin:2em auto}</style>
-<h1>typedstore webapp</h1>
+<style>body{font-family:sans-serif;max-width:32em;margin:2em auto}li{margin-bottom:1em}</style>
+`
+
+var homePage = template.Must(template.New("home").Parse(head + `<h1>typedstore webapp</h1>
 {{if .Name}}
 <p>Hello, {{.Name}}. This is visit {{.Visits}}.</p>
+<p><a href="/devices">Your devices</a></p>
 <form method="post" action="/logout"><button>Log out</button></form>
 {{else}}
 <form method="post" action="/login">
@@ -170,4 +405,21 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <form method="post" action="/cart">
 <input name="item" required maxlength="64" placeholder="tea"> <button>Add to cart</button>
 </form>
+`))
+
+var devicesPage = template.Must(template.New("devices").Funcs(funcs).Parse(head + `<h1>Your devices</h1>
+<p><a href="/">Home</a></p>
+{{with .Notice}}<p><b>{{.}}</b></p>{{end}}
+<p>{{.Name}}, you are logged in on {{len .Devices}} of at most {{.Max}} devices.
+Logging in on one more logs out the one least recently active.</p>
+<ul>
+{{range .Devices}}<li class="device">
+<b>{{or .UserAgent "Unknown browser"}}</b>{{if .This}} (this device){{end}}<br>
+Logged in {{when .LoginAt}} from {{or .IP "an unknown address"}}, last seen {{when .SeenAt}}
+{{if and (not .This) .Handle}}<form method="post" action="/devices/logout">
+<input type="hidden" name="device" value="{{.Handle}}"> <button>Log out this device</button>
+</form>{{end}}
+</li>
+{{end}}</ul>
+{{if gt (len .Devices) 1}}<form method="post" action="/devices/logout-others"><button>Log out all other devices</button></form>{{end}}
 `))
