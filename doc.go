@@ -34,6 +34,23 @@
 // time to live of zero or less still deletes. [Store.Touch] applies the same
 // rules to the key's expiry without rewriting the value.
 //
+// # Sessions of a user
+//
+// With [Options.Owner] set, the store keeps an index of each owner's
+// sessions (a sorted set per owner, under [Options.OwnerPrefix]), so that
+// [Store.OwnedBy], [Store.CountOwned] and [Store.DeleteOwned] (log out
+// everywhere, or everywhere but here) cost time in proportion to that
+// owner's sessions rather than to all of them, and [Options.MaxPerOwner]
+// can cap how many an owner has. Each write of an owned session sends one
+// more command after its own, a script on the owner's index; loads and
+// touches that extend a session send nothing to the index while the entry
+// this process last wrote still covers the new expiry. The index needs no
+// keyspace notifications: entries carry the time up to which they are
+// valid, the index key expires with its last entry, and entries of deleted
+// sessions are dropped when the index is next read. docs/users.md in the
+// repository has the details, the guarantee of DeleteOwned and the tests
+// that show it.
+//
 // # Errors
 //
 // A missing or expired session is not a failure of the system: [Store.Get]

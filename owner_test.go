@@ -707,3 +707,26 @@ func checkIndexesAgree(t *testing.T, client redis.UniversalClient, s *typedstore
 		}
 	}
 }
+
+// Under DisableTTL sessions never expire, and neither do their indexes.
+func TestOwnerIndexWithoutTTL(t *testing.T) {
+	for name, newClient := range bothServers() {
+		t.Run(name, func(t *testing.T) {
+			client := newClient(t)
+			s := ownedStore(t, client, typedstore.Options[session]{DisableTTL: true})
+			ctx := context.Background()
+			mustSet(t, s, "x", "alice")
+			mustSet(t, s, "y", "alice")
+			key := "owner:" + s.Prefix() + "alice"
+			if ttl, err := client.PTTL(ctx, key).Result(); err != nil || ttl != -1 {
+				t.Errorf("PTTL of the index = %v, %v; want -1 (no expiry)", ttl, err)
+			}
+			if got := owned(t, s, "alice"); !slices.Equal(got, []string{"x", "y"}) {
+				t.Errorf("alice's sessions = %q", got)
+			}
+			if n, err := s.DeleteOwned(ctx, "alice", "y"); err != nil || n != 1 {
+				t.Errorf("DeleteOwned = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}

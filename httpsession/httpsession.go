@@ -87,6 +87,14 @@
 // [Session.Destroy] deletes the stored session and sends a cookie that
 // clears the browser's.
 //
+// # Sessions of a user
+//
+// When the store has an Owner function ([typedstore.Options.Owner]), every
+// save, login and logout keeps its index of each owner's sessions, a
+// request that only reads its session sends nothing more than without it,
+// and [Session.DestroyOthers] logs out the other devices of the session's
+// owner. [typedstore.Store.OwnedBy] lists them, for a "your devices" page.
+//
 // # Errors
 //
 // When the store fails (Redis down, or slower than the request's context
