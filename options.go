@@ -113,8 +113,9 @@ type Options[T any] struct {
 	// [Store.CountOwned] and [Store.DeleteOwned] cost time in proportion to
 	// that owner's sessions, not to all of them. Every write of an owned
 	// session costs one more command (a script on the owner's index, after
-	// the session's own write); reads cost none (see "Sessions of a user" in
-	// the package documentation). It must be a pure function of v, cheap,
+	// the session's own write, in the same round trip on a single server);
+	// reads cost none (see "Sessions of a user" in the package
+	// documentation). It must be a pure function of v, cheap,
 	// and return at most MaxOwnerLen bytes. Default nil: no index.
 	Owner func(v T) string
 

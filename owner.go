@@ -129,20 +129,45 @@ func (s *Store[T]) indexScore(now int64, ttl time.Duration) int64 {
 // a live session out of the index until its next load, never an entry
 // without a session). value is the hash of the stored bytes, 0 when not
 // known. For a write (capped), it also enforces MaxPerOwner.
-//
-// An index key that holds another type is left alone: the session is
-// written, unindexed, and OwnedBy, CountOwned and DeleteOwned of that owner
-// report the key.
 func (s *Store[T]) index(ctx context.Context, op, id, owner string, ttl time.Duration, value uint64, capped bool) error {
+	call := s.indexCall(id, owner, ttl, capped)
+	res, err := indexScript.Run(ctx, s.client, call.keys, call.args...).Result()
+	return s.indexed(ctx, op, call, value, res, err)
+}
+
+// indexInvocation is one run of indexScript, prepared by indexCall.
+type indexInvocation struct {
+	id, owner  string
+	keys       []string
+	args       []any
+	score, now int64 // Unix ms
+}
+
+// indexCall prepares the run of indexScript that indexes session id of
+// owner, given ttl, now.
+func (s *Store[T]) indexCall(id, owner string, ttl time.Duration, capped bool) indexInvocation {
 	now := clock.Now().UnixMilli()
 	score := s.indexScore(now, ttl)
 	limit := 0
 	if capped {
 		limit = s.opts.MaxPerOwner
 	}
-	idh := s.seen.Hash(id)
-	res, err := indexScript.Run(ctx, s.client, []string{s.ownerKey(owner)},
-		now, id, strconv.FormatInt(score, 10), limit, strconv.FormatInt(noDeadline, 10)).Result()
+	return indexInvocation{
+		id: id, owner: owner, score: score, now: now,
+		keys: []string{s.ownerKey(owner)},
+		args: []any{now, id, strconv.FormatInt(score, 10), limit, strconv.FormatInt(noDeadline, 10)},
+	}
+}
+
+// indexed takes the reply of an index script run: it records how far the
+// entry reaches, and enforces MaxPerOwner when the script reports the
+// owner over it.
+//
+// An index key that holds another type is left alone: the session is
+// written, unindexed, and OwnedBy, CountOwned and DeleteOwned of that owner
+// report the key.
+func (s *Store[T]) indexed(ctx context.Context, op string, call indexInvocation, value uint64, res any, err error) error {
+	idh := s.seen.Hash(call.id)
 	if err != nil {
 		s.seen.Forget(idh)
 		if isWrongType(err) {
@@ -150,11 +175,41 @@ func (s *Store[T]) index(ctx context.Context, op, id, owner string, ttl time.Dur
 		}
 		return s.wrapErr(ctx, op+": index owner", err)
 	}
-	s.seen.Put(idh, s.seen.Hash(owner), value, score, now)
+	s.seen.Put(idh, s.seen.Hash(call.owner), value, call.score, call.now)
 	if all, ok := res.([]any); ok {
-		return s.evict(ctx, op, owner, id, entriesOf(all))
+		return s.evict(ctx, op, call.owner, call.id, entriesOf(all))
 	}
 	return nil
+}
+
+// writeIndexed sends set, the write of session id, and the script that
+// indexes it for owner in one pipeline: on a single server, one round trip,
+// run in that order on one connection, so that the index never gets ahead
+// of the session. (On a cluster the two keys live on different masters,
+// where a pipeline would give no order; the store sends them one after the
+// other there.) It returns the write's error.
+func (s *Store[T]) writeIndexed(ctx context.Context, op string, set *redis.StatusCmd, id, owner string, ttl time.Duration, value uint64) error {
+	call := s.indexCall(id, owner, ttl, true)
+	var idx *redis.Cmd
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_ = p.Process(ctx, set)
+		idx = indexScript.EvalSha(ctx, p, call.keys, call.args...)
+		return nil
+	}) // each command carries its own error
+	res, err := idx.Result()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		res, err = indexScript.Run(ctx, s.client, call.keys, call.args...).Result()
+	}
+	if set.Err() != nil {
+		// An entry made for a write that did not happen points at a
+		// session that is gone (XX) or that is not this one (NX): it is
+		// dropped, as any such entry, when the index is next read, and is
+		// never taken for a live session of the owner's. (Taking it back
+		// here could take back an entry that an earlier write made.)
+		s.seen.Forget(s.seen.Hash(id))
+		return set.Err()
+	}
+	return s.indexed(ctx, op, call, value, res, err)
 }
 
 // reindex makes sure that the index of v's owner covers session id after a

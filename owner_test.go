@@ -473,12 +473,24 @@ func TestOwnerIndexCommands(t *testing.T) {
 		}
 		return got
 	}
+	// On a single server, the write and the index script go out in one
+	// pipeline: one round trip.
+	trips := log.roundTrips
+	mustSet(t, s, "x", "alice")
+	if n := log.roundTrips - trips; n != 1 {
+		t.Errorf("Set of an owned session took %d round trips; want 1", n)
+	}
 	for _, tc := range []struct {
 		name string
 		do   func()
 		want map[string]int
 	}{
 		{"Set owned", func() { mustSet(t, s, "x", "alice") }, map[string]int{"set": 1, "evalsha": 1}},
+		{"Create owned", func() {
+			if err := s.Create(ctx, "z", session{Name: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]int{"set": 1, "evalsha": 1}},
 		{"Set anonymous", func() { mustSet(t, s, "y", "") }, map[string]int{"set": 1}},
 		{"GetAndExtend ×5", func() {
 			for range 5 {

@@ -204,7 +204,12 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond string) e
 	if cond != "" {
 		args = append(args, cond)
 	}
-	err = s.do(ctx, redis.NewStatusCmd(ctx, args...))
+	set := redis.NewStatusCmd(ctx, args...)
+	if owner != "" && s.multiKey {
+		err = s.writeIndexed(ctx, op, set, id, owner, ttl, s.seen.HashBytes(data))
+	} else {
+		err = s.do(ctx, set)
+	}
 	switch {
 	case err == redis.Nil && cond == "NX":
 		return opErr(op, ErrExists)
@@ -212,7 +217,7 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond string) e
 		return notFoundErr(op)
 	case err != nil:
 		return s.wrapErr(ctx, op, err)
-	case owner != "":
+	case owner != "" && !s.multiKey:
 		return s.index(ctx, op, id, owner, ttl, s.seen.HashBytes(data), true)
 	}
 	return nil
