@@ -41,9 +41,8 @@ func indexSlack(ttl time.Duration) time.Duration { return min(ttl/4, time.Hour) 
 // by the Unix millisecond up to which each entry is valid. It drops the
 // entries that lapsed, adds or raises the entry of one session (ZADD GT: a
 // score never goes down, so no writer can shorten what another promised),
-// makes the key expire with its last entry, and reports the size of the
-// index, or, when that is over the cap, every entry with its score, lowest
-// first.
+// makes the key expire with its last entry, and, when the index is over
+// the cap, returns every entry with its score, lowest first.
 //
 // KEYS[1]: the index. ARGV: now (ms), the id, its score, the cap (0: none),
 // noDeadline.
@@ -57,12 +56,11 @@ if last >= tonumber(ARGV[5]) then
 else
 	redis.call('PEXPIRE', KEYS[1], math.max(1, last - now))
 end
-local n = redis.call('ZCARD', KEYS[1])
 local cap = tonumber(ARGV[4])
-if cap > 0 and n > cap then
+if cap > 0 and redis.call('ZCARD', KEYS[1]) > cap then
 	return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 end
-return n
+return 0
 `)
 
 // unindexScript removes entries from one owner's index. ARGV holds pairs of
@@ -198,7 +196,9 @@ func (s *Store[T]) writeIndexed(ctx context.Context, op string, set *redis.Statu
 	}) // each command carries its own error
 	res, err := idx.Result()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		res, err = indexScript.Run(ctx, s.client, call.keys, call.args...).Result()
+		// The server does not have the script yet: EVAL runs it and keeps
+		// it for the next EVALSHA.
+		res, err = indexScript.Eval(ctx, s.client, call.keys, call.args...).Result()
 	}
 	if set.Err() != nil {
 		// An entry made for a write that did not happen points at a
