@@ -103,6 +103,25 @@ func TestErrorsNeverHoldTheID(t *testing.T) {
 			}
 			return errf()
 		}, typedstore.ErrCorrupt},
+		{"OwnedBy over a corrupt session", typedstore.Options[session]{Owner: byName}, func(mr interface{ Set(k, v string) error }, c *redis.Client) {
+			c.ZAdd(ctx, "owner:sess:alice", redis.Z{Score: 1 << 50, Member: secretID})
+			mr.Set("sess:"+secretID, "{")
+		}, func(s *typedstore.Store[session]) error {
+			seq, errf := s.OwnedBy(ctx, "alice")
+			for range seq {
+			}
+			return errf()
+		}, typedstore.ErrCorrupt},
+		{"DeleteOwned over a corrupt session", typedstore.Options[session]{Owner: byName}, func(mr interface{ Set(k, v string) error }, c *redis.Client) {
+			c.ZAdd(ctx, "owner:sess:alice", redis.Z{Score: 1 << 50, Member: secretID})
+			mr.Set("sess:"+secretID, "{")
+		}, func(s *typedstore.Store[session]) error { _, err := s.DeleteOwned(ctx, "alice"); return err }, typedstore.ErrCorrupt},
+		{"Set whose owner is too long", typedstore.Options[session]{Owner: byName}, nil, func(s *typedstore.Store[session]) error {
+			return s.Set(ctx, secretID, session{Name: strings.Repeat(secretID, 30)})
+		}, typedstore.ErrInvalidOwner},
+		{"Set whose index fails", typedstore.Options[session]{Owner: byName}, func(_ interface{ Set(k, v string) error }, c *redis.Client) {
+			c.AddHook(afterCommand("evalsha", func(cmd redis.Cmder) { cmd.SetErr(errors.New("ERR injected index failure")) }))
+		}, func(s *typedstore.Store[session]) error { return s.Set(ctx, secretID, session{Name: "alice"}) }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,6 +38,45 @@ func TestReadmeExamplesAreTheRunnableOnes(t *testing.T) {
 	}
 }
 
+// The code blocks of docs/users.md are parts of ExampleStore_DeleteOwned,
+// word for word but for their indentation.
+func TestUsersDocIsTheRunnableExample(t *testing.T) {
+	doc, err := os.ReadFile("docs/users.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	start := strings.Index(s, "\nfunc ExampleStore_DeleteOwned() {")
+	if start < 0 {
+		t.Fatal("example_test.go has no func ExampleStore_DeleteOwned")
+	}
+	body := dedent(s[start : start+strings.Index(s[start:], "\n}\n")+1])
+	blocks := 0
+	for _, block := range strings.Split(string(doc), "```go\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		blocks++
+		if !strings.Contains(body, dedent(block)) {
+			t.Errorf("docs/users.md has a code block that is not in ExampleStore_DeleteOwned:\n%s", block)
+		}
+	}
+	if blocks < 2 {
+		t.Errorf("docs/users.md has %d Go code blocks; want 2", blocks)
+	}
+}
+
+// dedent removes the leading tabs of every line.
+func dedent(s string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		b.WriteString(strings.TrimLeft(line, "\t"))
+	}
+	return b.String()
+}
+
 // Every relative link of the README, docs/ and benchmarks/README.md leads to
 // a file that exists, and every #anchor into a Markdown file to one of its
 // headings.

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"strings"
+
+	"github.com/typedstore/typedstore/benchmarks/internal/harness"
 )
 
 // The chart shows the table's ratios as grouped bars: one panel per
@@ -97,8 +99,8 @@ func writeChart(path string, results map[cellKey][]sample, contenders []*contend
 				}
 				b := chartBar{
 					name:  ct.name,
-					ratio: medianOf(ss, func(s sample) float64 { return s.ratio }),
-					ops:   medianOf(ss, func(s sample) float64 { return s.opsPerSec }),
+					ratio: harness.MedianOf(ss, func(s sample) float64 { return s.ratio }),
+					ops:   harness.MedianOf(ss, func(s sample) float64 { return s.opsPerSec }),
 				}
 				top = max(top, b.ratio)
 				g.bars = append(g.bars, b)
@@ -178,7 +180,7 @@ func writeChart(path string, results map[cellKey][]sample, contenders []*contend
 				x := x0 + float64(bi)*barW
 				h := math.Max(bar.ratio/top*panelH, 0.5)
 				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s, c=%d: %.2f× (%s ops/s)</title></rect>`+"\n",
-					x+0.5, panelH-h, barW-1, h, colors[bar.name], esc(bar.name), esc(string(w)), g.c, bar.ratio, fmtNum(bar.ops))
+					x+0.5, panelH-h, barW-1, h, colors[bar.name], esc(bar.name), esc(string(w)), g.c, bar.ratio, harness.Thousands(bar.ops))
 				// typedstore's bars carry their value, and so does any bar too
 				// low to be seen.
 				if strings.HasPrefix(bar.name, "typedstore") || h < minBarH {

@@ -22,21 +22,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
-	"runtime/pprof"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/typedstore/typedstore/benchmarks/internal/harness"
 )
 
 var (
@@ -67,7 +64,6 @@ type sample struct {
 	bytesOp    float64
 	cmdsPerOp  float64 // Redis commands per operation, from INFO commandstats
 	cmdDetail  map[string]float64
-	foreign    float64 // cores that other processes used during the window
 	ratio      float64
 	iterations int     // for "all": passes
 	peakHeap   float64 // for "all": the live heap's growth halfway through the pass, in bytes; -1 when not measured
@@ -94,7 +90,7 @@ func main() {
 		*flagReps = 1
 		*flagWindow = 60 * time.Millisecond
 		*flagWarm = 20 * time.Millisecond
-		if !flagSet("sessions") {
+		if !harness.FlagGiven("sessions") {
 			*flagSessions = 5000
 		}
 	}
@@ -104,27 +100,15 @@ func main() {
 	}
 }
 
-func flagSet(name string) bool {
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
 func run() error {
 	ctx := context.Background()
-	if *flagCPUProf != "" {
-		f, err := os.Create(*flagCPUProf)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := harness.StartCPUProfile(*flagCPUProf)
+	if err != nil {
+		return err
 	}
-	load0 := loadAvg()
-	concs, err := parseInts(*flagConc)
+	defer stopProfile()
+	load0 := harness.LoadAvg()
+	concs, err := harness.Concurrencies(*flagConc)
 	if err != nil {
 		return err
 	}
@@ -141,12 +125,12 @@ func run() error {
 		}
 	}
 
-	srv, err := startServer()
+	srv, err := harness.StartServer()
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	logf("redis-server pid %d on %s", srv.pid(), srv.addr)
+	defer srv.Stop()
+	harness.Logf("redis-server pid %d on %s", srv.Pid(), srv.Addr)
 
 	ids := makeIDs(*flagSessions)
 	sess := newSession(time.Now())
@@ -155,13 +139,13 @@ func run() error {
 		return err
 	}
 	start := time.Now()
-	if err := preload(ctx, srv.addr, ids, sess, jsonData); err != nil {
+	if err := preload(ctx, srv.Addr, ids, sess, jsonData); err != nil {
 		return err
 	}
-	logf("preloaded %d sessions of %d bytes of JSON in 3 databases in %v", len(ids), len(jsonData), time.Since(start).Round(time.Millisecond))
+	harness.Logf("preloaded %d sessions of %d bytes of JSON in 3 databases in %v", len(ids), len(jsonData), time.Since(start).Round(time.Millisecond))
 
 	currentIDs = ids
-	e := &env{addr: srv.addr, sess: sess, jsonData: jsonData, ids: ids, workers: slices.Max(concs)}
+	e := &env{addr: srv.Addr, sess: sess, jsonData: jsonData, ids: ids, workers: slices.Max(concs)}
 	contenders := []*contender{
 		newRaw(e, "raw go-redis + encoding/json", stdJSON, false),
 		newRaw(e, baseline, goccyJSON, true),
@@ -182,10 +166,10 @@ func run() error {
 	var skipped []string
 	var nodeVersion string
 	if !*flagNoNode {
-		n, err := startNode(*flagNodeDir, srv.addr, ids, jsonData)
+		n, err := startNode(*flagNodeDir, srv.Addr, ids, jsonData)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("connect-redis: %v", err))
-			logf("connect-redis left out: %v", err)
+			harness.Logf("connect-redis left out: %v", err)
 		} else {
 			defer n.stop()
 			nodeVersion = n.version
@@ -204,16 +188,15 @@ func run() error {
 		}
 	}()
 
-	admin := redis.NewClient(&redis.Options{Addr: srv.addr})
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer admin.Close()
-	watch := &cpuWatch{pids: []int{srv.pid()}}
+	watch := &harness.CPUWatch{Pids: []int{srv.Pid()}}
 	for _, ct := range contenders {
 		if ct.node != nil {
-			watch.pids = append(watch.pids, ct.node.cmd.Process.Pid)
+			watch.Pids = append(watch.Pids, ct.node.cmd.Process.Pid)
 		}
 	}
-	var windows, retried, disturbed int
-	var foreignSum float64
+	interference := &harness.Interference{Watch: watch, MaxForeign: *flagForeign, Retries: *flagRetries}
 
 	results := map[cellKey][]sample{}
 	begin := time.Now()
@@ -236,26 +219,11 @@ func run() error {
 					}
 					// Run the window again, up to -retries times, while other
 					// processes took CPU from it; keep the least disturbed.
-					var best sample
-					for attempt := 0; ; attempt++ {
-						m0 := watch.mark()
-						s, err := measure(ctx, admin, ct, w, c, len(ids))
-						if err != nil {
-							return fmt.Errorf("%s, %s, c=%d: %w", ct.name, w, c, err)
-						}
-						s.foreign = foreign(m0, watch.mark())
-						if attempt == 0 || s.foreign < best.foreign {
-							best = s
-						}
-						if best.foreign <= *flagForeign || attempt >= *flagRetries {
-							break
-						}
-						retried++
-					}
-					windows++
-					foreignSum += best.foreign
-					if best.foreign > *flagForeign {
-						disturbed++
+					best, _, err := harness.LeastDisturbed(interference, func() (sample, error) {
+						return measure(ctx, admin, ct, w, c, len(ids))
+					})
+					if err != nil {
+						return fmt.Errorf("%s, %s, c=%d: %w", ct.name, w, c, err)
 					}
 					row[ct.name] = best
 				}
@@ -269,14 +237,14 @@ func run() error {
 				}
 			}
 		}
-		logf("repetition %d of %d done (%v)", rep+1, *flagReps, time.Since(begin).Round(time.Second))
+		harness.Logf("repetition %d of %d done (%v)", rep+1, *flagReps, time.Since(begin).Round(time.Second))
 	}
 
 	var out strings.Builder
 	writeTable(&out, results, contenders, workloads, concs)
-	fmt.Fprintf(&out, "\n%s\n", describe(srv, len(ids), len(jsonData), nodeVersion, load0, loadAvg()))
+	fmt.Fprintf(&out, "\n%s\n", describe(len(ids), len(jsonData), nodeVersion, load0))
 	fmt.Fprintf(&out, "- other processes on the machine used %.2f cores on average during the %d windows kept; %d windows were run again because they used more than %.2f; %d kept windows still exceed it\n",
-		foreignSum/float64(max(windows, 1)), windows, retried, *flagForeign, disturbed)
+		interference.Mean(), interference.Kept, interference.Retried, *flagForeign, interference.Disturbed)
 	for _, s := range skipped {
 		fmt.Fprintf(&out, "\nNot measured: %s\n", s)
 	}
@@ -287,13 +255,13 @@ func run() error {
 		}
 	}
 	if *flagSVG != "" {
-		interference := fmt.Sprintf("other processes on the machine used %.2f cores on average during the windows kept; %d of %d exceed -maxforeign %.2f",
-			foreignSum/float64(max(windows, 1)), disturbed, windows, *flagForeign)
-		notes := chartNotes(redisVersion(), len(ids), len(jsonData), nodeVersion, interference)
+		note := fmt.Sprintf("other processes on the machine used %.2f cores on average during the windows kept; %d of %d exceed -maxforeign %.2f",
+			interference.Mean(), interference.Disturbed, interference.Kept, *flagForeign)
+		notes := chartNotes(harness.RedisVersion(), len(ids), len(jsonData), nodeVersion, note)
 		if err := writeChart(*flagSVG, results, contenders, workloads, concs, notes); err != nil {
 			return err
 		}
-		logf("chart written to %s", *flagSVG)
+		harness.Logf("chart written to %s", *flagSVG)
 	}
 	return nil
 }
@@ -311,7 +279,7 @@ func (c *contender) has(w workload) bool {
 // measure runs one cell: contender ct on workload w at concurrency c.
 func measure(ctx context.Context, admin *redis.Client, ct *contender, w workload, c, sessions int) (sample, error) {
 	runtime.GC() // do not bill this cell for the garbage of the previous one
-	before, err := commandCalls(ctx, admin)
+	before, err := harness.CommandCalls(ctx, admin)
 	if err != nil {
 		return sample{}, err
 	}
@@ -343,7 +311,7 @@ func measure(ctx context.Context, admin *redis.Client, ct *contender, w workload
 	if err != nil {
 		return sample{}, err
 	}
-	after, err := commandCalls(ctx, admin)
+	after, err := harness.CommandCalls(ctx, admin)
 	if err != nil {
 		return sample{}, err
 	}
@@ -352,7 +320,7 @@ func measure(ctx context.Context, admin *redis.Client, ct *contender, w workload
 	}
 	if total > 0 {
 		s.cmdDetail = map[string]float64{}
-		for name, n := range diffCalls(before, after) {
+		for name, n := range harness.DiffCalls(before, after) {
 			s.cmdDetail[name] = float64(n) / float64(total)
 			s.cmdsPerOp += float64(n) / float64(total)
 		}
@@ -373,61 +341,18 @@ func rate(ops int64, seconds float64, c int) sample {
 // included, to turn Redis's command counts into commands per call.
 func measureOps(ctx context.Context, op opFunc, c int) (sample, int64, error) {
 	ids := currentIDs
-	var phase atomic.Int32 // 0: warm-up, 1: measuring, 2: stop
-	type counter struct {
-		measured, total int64
-		err             error
-		_               [40]byte // keep counters of different goroutines off one cache line
+	win, err := harness.RunCallers(c, *flagWarm, *flagWindow, func(g int, r *rand.Rand) error {
+		return op(ctx, g, ids[r.IntN(len(ids))])
+	})
+	if err != nil {
+		return sample{}, 0, err
 	}
-	counters := make([]counter, c)
-	var wg sync.WaitGroup
-	for i := range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
-			ct := &counters[i]
-			for {
-				p := phase.Load()
-				if p == 2 {
-					return
-				}
-				if err := op(ctx, i, ids[r.IntN(len(ids))]); err != nil {
-					ct.err = err
-					phase.Store(2)
-					return
-				}
-				ct.total++
-				if p == 1 {
-					ct.measured++
-				}
-			}
-		}()
+	s := rate(win.Measured, win.Elapsed.Seconds(), c)
+	if win.Measured > 0 {
+		s.allocsOp = float64(win.Mallocs) / float64(win.Measured)
+		s.bytesOp = float64(win.Bytes) / float64(win.Measured)
 	}
-	time.Sleep(*flagWarm)
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	t0 := time.Now()
-	phase.CompareAndSwap(0, 1)
-	time.Sleep(*flagWindow)
-	phase.CompareAndSwap(1, 2)
-	elapsed := time.Since(t0)
-	runtime.ReadMemStats(&m1)
-	wg.Wait()
-	var measured, total int64
-	for _, ct := range counters {
-		if ct.err != nil {
-			return sample{}, 0, ct.err
-		}
-		measured += ct.measured
-		total += ct.total
-	}
-	s := rate(measured, elapsed.Seconds(), c)
-	if measured > 0 {
-		s.allocsOp = float64(m1.Mallocs-m0.Mallocs) / float64(measured)
-		s.bytesOp = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(measured)
-	}
-	return s, total, nil
+	return s, win.Total, nil
 }
 
 // currentIDs are the preloaded ids that measureOps draws from.
@@ -480,40 +405,6 @@ func liveHeap() uint64 {
 	return m[0].Value.Uint64()
 }
 
-// loadAvg returns the machine's load averages, to show whether something
-// else competed for the CPUs during the run.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	xs = slices.Clone(xs)
-	slices.Sort(xs)
-	if len(xs)%2 == 1 {
-		return xs[len(xs)/2]
-	}
-	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
-}
-
-func medianOf(ss []sample, f func(sample) float64) float64 {
-	xs := make([]float64, len(ss))
-	for i, s := range ss {
-		xs[i] = f(s)
-	}
-	return median(xs)
-}
-
 // writeTable writes the Markdown table of medians.
 func writeTable(w io.Writer, results map[cellKey][]sample, contenders []*contender, workloads []workload, concs []int) {
 	fmt.Fprintln(w, "| workload | c | contender | ops/s | µs/op | allocs/op | B/op | Redis cmds/op | × raw goccy | notes |")
@@ -529,14 +420,14 @@ func writeTable(w io.Writer, results map[cellKey][]sample, contenders []*contend
 				if len(ss) == 0 {
 					continue
 				}
-				ops := medianOf(ss, func(s sample) float64 { return s.opsPerSec })
-				us := medianOf(ss, func(s sample) float64 { return s.usPerOp })
+				ops := harness.MedianOf(ss, func(s sample) float64 { return s.opsPerSec })
+				us := harness.MedianOf(ss, func(s sample) float64 { return s.usPerOp })
 				allocs, bytes := "–", "–"
 				if ss[0].allocsOp >= 0 {
-					allocs = fmt.Sprintf("%.0f", medianOf(ss, func(s sample) float64 { return s.allocsOp }))
-					bytes = fmt.Sprintf("%.0f", medianOf(ss, func(s sample) float64 { return s.bytesOp }))
+					allocs = fmt.Sprintf("%.0f", harness.MedianOf(ss, func(s sample) float64 { return s.allocsOp }))
+					bytes = fmt.Sprintf("%.0f", harness.MedianOf(ss, func(s sample) float64 { return s.bytesOp }))
 				}
-				ratio := fmt.Sprintf("%.2f×", medianOf(ss, func(s sample) float64 { return s.ratio }))
+				ratio := fmt.Sprintf("%.2f×", harness.MedianOf(ss, func(s sample) float64 { return s.ratio }))
 				if len(ss) > 1 && ct.name != baseline {
 					lo := slices.MinFunc(ss, func(a, b sample) int { return cmp.Compare(a.ratio, b.ratio) }).ratio
 					hi := slices.MaxFunc(ss, func(a, b sample) int { return cmp.Compare(a.ratio, b.ratio) }).ratio
@@ -544,7 +435,7 @@ func writeTable(w io.Writer, results map[cellKey][]sample, contenders []*contend
 				}
 				note := ct.notes[wl]
 				if wl == wAll && ss[0].peakHeap >= 0 {
-					peak := medianOf(ss, func(s sample) float64 { return s.peakHeap })
+					peak := harness.MedianOf(ss, func(s sample) float64 { return s.peakHeap })
 					note = strings.TrimPrefix(note+fmt.Sprintf("; holds %.1f MB halfway", peak/1e6), "; ")
 				}
 				name := ct.name
@@ -552,57 +443,24 @@ func writeTable(w io.Writer, results map[cellKey][]sample, contenders []*contend
 					name = "**" + name + "**"
 				}
 				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-					wl, c, name, fmtNum(ops), fmtUs(us), allocs, bytes, fmtCmds(ss), ratio, note)
+					wl, c, name, harness.Thousands(ops), harness.Micros(us), allocs, bytes, fmtCmds(ss), ratio, note)
 			}
 		}
 	}
 }
 
 // fmtCmds shows the commands per operation, by name, from the last
-// repetition: "get 1, expire 1".
+// repetition, the most frequent first: "GET 1, EXPIRE 1".
 func fmtCmds(ss []sample) string {
 	d := ss[len(ss)-1].cmdDetail
-	names := slices.SortedFunc(maps.Keys(d), func(a, b string) int { return cmp.Compare(d[b], d[a]) })
-	var parts []string
-	for _, n := range names {
-		if d[n] < 0.005 {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s %s", strings.ToUpper(n), trimFloat(d[n])))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func trimFloat(x float64) string {
-	s := fmt.Sprintf("%.2f", x)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	return s
-}
-
-func fmtNum(x float64) string {
-	s := fmt.Sprintf("%.0f", x)
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func fmtUs(x float64) string {
-	if x < 10 {
-		return fmt.Sprintf("%.2f", x)
-	}
-	return fmt.Sprintf("%.1f", x)
+	return harness.Commands(d, func(a, b string) int { return cmp.Compare(d[b], d[a]) }, harness.Decimal)
 }
 
 // describe says what the table was measured on.
-func describe(srv *server, sessions, size int, nodeVersion, load0, load1 string) string {
+func describe(sessions, size int, nodeVersion, load0 string) string {
 	parts := []string{
-		fmt.Sprintf("%s; %d sessions of %d bytes of JSON preloaded; %s", redisVersion(), sessions, size, runMode()),
-		fmt.Sprintf("%s, GOMAXPROCS %d, %d CPUs, %s/%s; load average %s before the run, %s after", runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, load0, load1),
+		fmt.Sprintf("%s; %d sessions of %d bytes of JSON preloaded; %s", harness.RedisVersion(), sessions, size, runMode()),
+		harness.Machine(load0),
 	}
 	if nodeVersion != "" {
 		parts = append(parts, nodeVersion)
@@ -614,18 +472,6 @@ func describe(srv *server, sessions, size int, nodeVersion, load0, load1 string)
 		"× raw goccy: throughput over raw go-redis + goccy/go-json in the same workload and repetition: the median of the ratios, and in brackets the lowest and highest",
 		"holds … halfway: for \"all\", how much the live Go heap has grown halfway through a pass (after a forced collection, whose time is not counted): what the iteration keeps")
 	return "- " + strings.Join(parts, "\n- ")
-}
-
-// redisVersion returns "redis-server" and the version of the one on the PATH.
-func redisVersion() string {
-	out, err := exec.Command("redis-server", "--version").Output()
-	if err != nil {
-		return "redis-server"
-	}
-	if f := strings.Fields(string(out)); len(f) >= 3 {
-		return "redis-server " + strings.TrimPrefix(f[2], "v=")
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // runMode says how many repetitions of what windows the run made.
@@ -663,20 +509,4 @@ func chartNotes(redis string, sessions, size int, nodeVersion, interference stri
 		"c: concurrent callers. Each bar: the median over the repetitions of the contender's throughput over the baseline's in the same repetition.",
 		"Measured with: " + cmd + " (benchmarks/README.md has the table)",
 	}
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		var n int
-		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
-			return nil, fmt.Errorf("bad concurrency %q", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "# "+format+"\n", args...)
 }

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"os"
@@ -7,35 +7,40 @@ import (
 	"time"
 )
 
-// The machine a benchmark runs on may be busy with other work (a CI job, a
-// developer's tests). cpuWatch measures how much CPU the processes outside
-// the benchmark (this driver, its redis-server and its Node process) used
-// during a window, so that a window disturbed by them can be run again.
-
 // clockTick is the kernel's USER_HZ: /proc reports CPU time in these.
 const clockTick = 100
 
-type cpuWatch struct {
-	pids []int // processes of the benchmark besides this one
+// A CPUWatch measures how much CPU the processes outside a benchmark used:
+// the busy time of all the machine's CPUs less that of this process and of
+// Pids (its redis-server, a Node process). The zero value watches this
+// process only.
+type CPUWatch struct {
+	Pids []int // processes of the benchmark besides this one
 }
 
-type cpuMark struct {
+// A CPUMark is the state of the CPUs at one moment, taken by
+// [CPUWatch.Mark].
+type CPUMark struct {
 	at    time.Time
 	busy  uint64 // all CPUs' user, nice, system and steal time
 	owned uint64 // the benchmark's processes' user and system time
 }
 
-func (w *cpuWatch) mark() cpuMark {
-	m := cpuMark{at: time.Now(), busy: machineBusy(), owned: procTime("self")}
-	for _, pid := range w.pids {
+// Mark reads the CPU time of the machine and of the benchmark's processes
+// from /proc: a read of /proc/stat and of one stat file per process, some
+// tens of microseconds. A process that has exited counts for nothing.
+func (w *CPUWatch) Mark() CPUMark {
+	m := CPUMark{at: time.Now(), busy: machineBusy(), owned: procTime("self")}
+	for _, pid := range w.Pids {
 		m.owned += procTime(strconv.Itoa(pid))
 	}
 	return m
 }
 
-// foreign returns the CPU, in cores, that other processes used between a
-// and b; 0 when /proc cannot tell.
-func foreign(a, b cpuMark) float64 {
+// Foreign returns the CPU, in cores, that processes outside the benchmark
+// used between the marks a and b; 0 when /proc cannot tell. It is coarse:
+// /proc counts in hundredths of a second.
+func Foreign(a, b CPUMark) float64 {
 	secs := b.at.Sub(a.at).Seconds()
 	if secs <= 0 || b.busy < a.busy {
 		return 0
