@@ -100,3 +100,18 @@ func testClusterDeleteOwnedDuringResharding(t *testing.T, c *redistest.Cluster) 
 	guard.check(t)
 	t.Logf("%d DeleteOwned and %d logins during resharding; %d sessions deleted", owners, rounds, deleted)
 }
+
+// On a cluster a write of an owned session sends its SET and then the index
+// script, one after the other (the two keys live on different masters,
+// where a pipeline gives no order): two round trips.
+func testClusterOwnedWriteRoundTrips(t *testing.T, c *redistest.Cluster) {
+	_, client, guard, log := clusterStore(t, c, "", nil)
+	s := ownedStore(t, client, typedstore.Options[session]{})
+	mustSet(t, s, "warm-up", "alice")
+	before := log.roundTrips
+	mustSet(t, s, "x", "alice")
+	if n := log.roundTrips - before; n != 2 {
+		t.Errorf("an owned write took %d round trips; want 2", n)
+	}
+	guard.check(t)
+}

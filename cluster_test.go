@@ -30,6 +30,7 @@ func TestCluster(t *testing.T) {
 	t.Run("UpdateLosesNoIncrements", func(t *testing.T) { testClusterUpdate(t, c) })
 	t.Run("ReshardingUnderLoadLosesNothing", func(t *testing.T) { testClusterResharding(t, c) })
 	t.Run("OwnerMachine", func(t *testing.T) { testClusterOwnerMachine(t, c) })
+	t.Run("OwnedWriteRoundTrips", func(t *testing.T) { testClusterOwnedWriteRoundTrips(t, c) })
 	t.Run("DeleteOwnedDuringResharding", func(t *testing.T) { testClusterDeleteOwnedDuringResharding(t, c) })
 	t.Run("FailoverUnderLoad", func(t *testing.T) { testClusterFailover(t, c) })
 }

@@ -742,3 +742,55 @@ func TestOwnerIndexWithoutTTL(t *testing.T) {
 		})
 	}
 }
+
+// OwnedBy and CountOwned cost two round trips (a ZSCAN of the index and an
+// MGET of the sessions), DeleteOwned four (and an UNLINK and the script
+// that removes the entries), whatever else Redis holds.
+func TestOwnedRoundTrips(t *testing.T) {
+	_, client, _ := newMini(t, typedstore.Options[session]{})
+	s := ownedStore(t, client, typedstore.Options[session]{})
+	ctx := context.Background()
+	writeOwned(t, s, 300, 100) // three sessions each for 100 users
+	if _, err := s.DeleteOwned(ctx, "user1"); err != nil { // loads the script
+		t.Fatal(err)
+	}
+	log := &commandLog{}
+	client.AddHook(log)
+	trips := func(f func()) int {
+		before := log.roundTrips
+		f()
+		return log.roundTrips - before
+	}
+	if n := trips(func() { owned(t, s, "user7") }); n != 2+2 { // OwnedBy, then CountOwned
+		t.Errorf("OwnedBy and CountOwned took %d round trips; want 2 each", n)
+	}
+	if n := trips(func() {
+		if n, err := s.DeleteOwned(ctx, "user7"); err != nil || n != 3 {
+			t.Fatalf("DeleteOwned = %d, %v; want 3", n, err)
+		}
+	}); n != 4 {
+		t.Errorf("DeleteOwned took %d round trips; want 4", n)
+	}
+}
+
+// An entry's score never goes down: a write that shortens a session's
+// expiry leaves the entry reaching as far as before, so no writer can cut
+// short what another promised.
+func TestIndexScoreNeverGoesDown(t *testing.T) {
+	_, client, _ := newMini(t, typedstore.Options[session]{})
+	s := ownedStore(t, client, typedstore.Options[session]{})
+	ctx := context.Background()
+	key := "owner:" + s.Prefix() + "alice"
+	long, short := expiring(1, 2*time.Hour), expiring(1, time.Hour)
+	long.Name, short.Name = "alice", "alice"
+	if err := s.Set(ctx, "x", long); err != nil {
+		t.Fatal(err)
+	}
+	first := client.ZScore(ctx, key, "x").Val()
+	if err := s.Set(ctx, "x", short); err != nil {
+		t.Fatal(err)
+	}
+	if got := client.ZScore(ctx, key, "x").Val(); got != first {
+		t.Errorf("score after a shorter write = %v; want it left at %v", got, first)
+	}
+}
