@@ -750,7 +750,7 @@ func TestOwnedRoundTrips(t *testing.T) {
 	_, client, _ := newMini(t, typedstore.Options[session]{})
 	s := ownedStore(t, client, typedstore.Options[session]{})
 	ctx := context.Background()
-	writeOwned(t, s, 300, 100) // three sessions each for 100 users
+	writeOwned(t, s, 300, 100)                             // three sessions each for 100 users
 	if _, err := s.DeleteOwned(ctx, "user1"); err != nil { // loads the script
 		t.Fatal(err)
 	}
