@@ -750,8 +750,10 @@ func TestOwnedRoundTrips(t *testing.T) {
 	_, client, _ := newMini(t, typedstore.Options[session]{})
 	s := ownedStore(t, client, typedstore.Options[session]{})
 	ctx := context.Background()
-	writeOwned(t, s, 300, 100)                             // three sessions each for 100 users
-	if _, err := s.DeleteOwned(ctx, "user1"); err != nil { // loads the script
+	// Three sessions each for 100 users; a first DeleteOwned loads the
+	// script.
+	writeOwned(t, s, 300, 100)
+	if _, err := s.DeleteOwned(ctx, "user1"); err != nil {
 		t.Fatal(err)
 	}
 	log := &commandLog{}
