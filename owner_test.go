@@ -542,6 +542,9 @@ func TestDeleteOwnedGuarantee(t *testing.T) {
 			var created [4]int
 			for w := range 4 {
 				wg.Go(func() { // requests that loaded alice's sessions before
+					// A writer that stops on an error lets the test go on
+					// to report it.
+					defer once.Do(func() { close(busy) })
 					for i := 0; ; i++ {
 						select {
 						case <-stop:
