@@ -589,7 +589,7 @@ func TestDeleteOwnedGuarantee(t *testing.T) {
 					t.Errorf("old%d after DeleteOwned returned: %v; want ErrNotFound", i, err)
 				}
 			}
-			for range 50 { // the writers keep trying for a while
+			for range 10 { // the writers keep trying for a while
 				runtime.Gosched()
 				for i := range before {
 					if _, err := s.Get(ctx, fmt.Sprint("old", i)); !errors.Is(err, typedstore.ErrNotFound) {
