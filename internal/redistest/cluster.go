@@ -336,7 +336,7 @@ func (c *Cluster) health(ctx context.Context) error {
 			k, v, _ := strings.Cut(want, ":")
 			if got := infoField(info, k); got != v {
 				nodes, _ := n.Client.ClusterNodes(ctx).Result()
-				return fmt.Errorf("%s reports %s:%s, want %s\nCLUSTER NODES on %[1]s:\n%s\nCLUSTER INFO:\n%s\nlog of %[1]s:\n%s", n.Addr, k, got, want, nodes, info, n.logTail())
+				return fmt.Errorf("%[1]s reports %[2]s:%[3]s, want %[4]s\nCLUSTER NODES on %[1]s:\n%[5]s\nCLUSTER INFO:\n%[6]s\nlog of %[1]s:\n%[7]s", n.Addr, k, got, want, nodes, info, n.logTail())
 			}
 		}
 		m, err := c.slotMapOf(ctx, n)
@@ -362,6 +362,28 @@ func (c *Cluster) health(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// WaitRejoined waits, polling, until n, restarted after a failover gave its
+// slots to its replica, runs as a replica again with its link to its new
+// master up. It gives up with an error showing n's view of the cluster and
+// its log tail when ctx is done or after 30 s.
+func (c *Cluster) WaitRejoined(ctx context.Context, n *Node) error {
+	ctx, cancel := context.WithTimeout(ctx, clusterWait)
+	defer cancel()
+	for {
+		repl, err := n.Client.Info(ctx, "replication").Result()
+		if err == nil && infoField(repl, "role") == "slave" && infoField(repl, "master_link_status") == "up" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			nodes, _ := n.Client.ClusterNodes(context.Background()).Result()
+			return fmt.Errorf("after %v, %s has not rejoined as a replica (INFO replication: %q, %v)\nCLUSTER NODES on %[2]s:\n%[5]s\nlog of %[2]s:\n%[6]s",
+				clusterWait, n.Addr, repl, err, nodes, n.logTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // WaitReplicated waits until every live replica has received every write
