@@ -596,6 +596,9 @@ func TestOwnerMachine(t *testing.T) {
 	checkOwnerMachine(t, client, mr)
 }
 
+// TestOwnerMachineRealRedis is the owner machine on a real redis-server:
+// a heavy suite, since every step lists every owner over the network.
 func TestOwnerMachineRealRedis(t *testing.T) {
+	redistest.Heavy(t)
 	checkOwnerMachine(t, redistest.Client(t), nil)
 }
