@@ -408,26 +408,14 @@ func (s *Store[T]) OwnedBy(ctx context.Context, owner string) (iter.Seq2[string,
 			last.set(err)
 			return
 		}
-		var corrupt corruptList
-		var drop []indexEntry
-		err := s.scanIndex(ctx, op, owner, func(ctx context.Context, batch []indexEntry) (bool, error) {
-			live, stale, bad, err := s.resolve(ctx, op, owner, batch)
-			if err != nil {
-				return false, err
-			}
-			corrupt.add(bad...)
-			drop = append(drop, stale...)
+		last.set(s.walkOwned(ctx, op, owner, func(_ context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {
 			for _, e := range live {
 				if !yield(e.id, e.v) {
-					return false, nil
+					return nil, false, nil
 				}
 			}
-			return true, nil
-		})
-		if err == nil {
-			err = s.unindex(ctx, op, owner, drop)
-		}
-		last.set(corrupt.join(err))
+			return nil, true, nil
+		}))
 	}
 	return seq, last.get
 }
@@ -476,8 +464,36 @@ func (s *Store[T]) DeleteOwned(ctx context.Context, owner string, keep ...string
 		kept[id] = true
 	}
 	deleted := 0
+	err := s.walkOwned(ctx, op, owner, func(ctx context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {
+		var gone []indexEntry
+		var keys []string
+		for _, e := range live {
+			if !kept[e.id] {
+				gone = append(gone, indexEntry{id: e.id})
+				keys = append(keys, s.opts.Prefix+e.id)
+			}
+		}
+		n, err := s.del(ctx, keys)
+		deleted += n
+		return gone, true, s.wrapErr(ctx, op, err)
+	})
+	return deleted, err
+}
+
+// walkOwned passes fn the live sessions of owner, batch by batch, as
+// OwnedBy and DeleteOwned see them (see resolve). fn returns the entries to
+// remove from the index besides the stale ones walkOwned finds, and whether
+// to go on. When the walk went through to its end without an error, all of
+// these are removed from the index (a walk that fn stopped sends nothing
+// more), after the scan (which then sees an index that
+// does not change under it) and after whatever fn did to their sessions, so
+// that an interrupted DeleteOwned leaves entries without sessions (pruned
+// later), never a live session without its entry. walkOwned returns the
+// walk's error joined with the corrupt sessions it met.
+func (s *Store[T]) walkOwned(ctx context.Context, op, owner string, fn func(context.Context, []liveEntry[T]) ([]indexEntry, bool, error)) error {
 	var corrupt corruptList
 	var drop []indexEntry
+	stopped := false
 	err := s.scanIndex(ctx, op, owner, func(ctx context.Context, batch []indexEntry) (bool, error) {
 		live, stale, bad, err := s.resolve(ctx, op, owner, batch)
 		if err != nil {
@@ -485,25 +501,15 @@ func (s *Store[T]) DeleteOwned(ctx context.Context, owner string, keep ...string
 		}
 		corrupt.add(bad...)
 		drop = append(drop, stale...)
-		var keys []string
-		for _, e := range live {
-			if !kept[e.id] {
-				drop = append(drop, indexEntry{id: e.id})
-				keys = append(keys, s.opts.Prefix+e.id)
-			}
-		}
-		n, err := s.del(ctx, keys)
-		deleted += n
-		return true, s.wrapErr(ctx, op, err)
+		gone, more, err := fn(ctx, live)
+		drop = append(drop, gone...)
+		stopped = !more
+		return more, err
 	})
-	if err == nil {
-		// The entries go after the scan, which then sees an index that
-		// does not change under it, and after their sessions, so that an
-		// interrupted DeleteOwned leaves entries without sessions (pruned
-		// later), never a live session without its entry.
+	if err == nil && !stopped {
 		err = s.unindex(ctx, op, owner, drop)
 	}
-	return deleted, corrupt.join(err)
+	return corrupt.join(err)
 }
 
 // isWrongType reports a reply that a key holds another type, sent as is or

@@ -769,6 +769,25 @@ func TestOwnedRoundTrips(t *testing.T) {
 	if n := trips(func() { owned(t, s, "user7") }); n != 2+2 { // OwnedBy, then CountOwned
 		t.Errorf("OwnedBy and CountOwned took %d round trips; want 2 each", n)
 	}
+	// Breaking out of OwnedBy stops all further Redis calls, even with an
+	// entry to prune.
+	if err := s.Delete(ctx, "s8"); err != nil { // one of user8's three
+		t.Fatal(err)
+	}
+	evals := log.count("evalsha")
+	if n := trips(func() {
+		seq, errf := s.OwnedBy(ctx, "user8")
+		for range seq {
+			break
+		}
+		if err := errf(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 3 || log.count("evalsha") != evals {
+		// ZSCAN, MGET, and TYPE of the key MGET found missing (MGET
+		// answers nil for a key of another type too); no script.
+		t.Errorf("OwnedBy broken out of took %d round trips and %d scripts; want 3 and none", n, log.count("evalsha")-evals)
+	}
 	if n := trips(func() {
 		if n, err := s.DeleteOwned(ctx, "user7"); err != nil || n != 3 {
 			t.Fatalf("DeleteOwned = %d, %v; want 3", n, err)
