@@ -123,10 +123,10 @@ func (s *Store[T]) indexScore(now int64, ttl time.Duration) int64 {
 }
 
 // index adds session id, just written or extended with ttl, to owner's
-// index, after the session itself was written (so a crash in between leaves
-// a live session out of the index until its next load, never an entry
-// without a session). value is the hash of the stored bytes, 0 when not
-// known. For a write (capped), it also enforces MaxPerOwner.
+// index, after the session itself was written (a crash in between leaves a
+// live session out of the index until its next extending load re-indexes
+// it). value is the hash of the stored bytes, 0 when not known. For a write
+// (capped), it also enforces MaxPerOwner.
 func (s *Store[T]) index(ctx context.Context, op, id, owner string, ttl time.Duration, value uint64, capped bool) error {
 	call := s.indexCall(id, owner, ttl, capped)
 	res, err := indexScript.Run(ctx, s.client, call.keys, call.args...).Result()
@@ -391,7 +391,8 @@ func (s *Store[T]) scanIndex(ctx context.Context, op, owner string, fn func(cont
 //
 // A session is yielded if it is in the owner's index, exists, and belongs to
 // owner now ([Options.Owner] of its value). Entries whose session expired,
-// was deleted or changed owner are removed from the index as they are met.
+// was deleted or changed owner are removed from the index once the
+// iteration has run to its end.
 // A session that cannot be decoded is not yielded, and its entry is kept;
 // the error function reports it, as [Store.All] does. Each range over the
 // iterator reads the index again; sessions written meanwhile may or may not
