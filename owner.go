@@ -39,17 +39,27 @@ func indexSlack(ttl time.Duration) time.Duration { return min(ttl/4, time.Hour) 
 
 // indexScript runs on one owner's index, a sorted set of session ids scored
 // by the Unix millisecond up to which each entry is valid. It drops the
-// entries that lapsed, adds or raises the entry of one session (ZADD GT: a
-// score never goes down, so no writer can shorten what another promised),
-// makes the key expire with its last entry, and, when the index is over
-// the cap, returns every entry with its score, lowest first.
+// entries that lapsed, adds or raises the entry of one session, makes the
+// key expire with its last entry, and, when the index is over the cap,
+// returns every entry with its score, lowest first.
+//
+// An entry's score only goes up, so that no writer shortens what another
+// promised, and it goes up by at least a millisecond at every write, so
+// that a reader that saw an entry's session gone and removes the entry only
+// if its score is still the one it read (unindexScript) never removes the
+// entry of a session written again in the meantime.
 //
 // KEYS[1]: the index. ARGV: now (ms), the id, its score, the cap (0: none),
 // noDeadline.
 var indexScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
+local score = tonumber(ARGV[3])
+local cur = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if cur and tonumber(cur) >= score then
+	score = tonumber(cur) + 1
+end
+redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[2])
 local last = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
 if last >= tonumber(ARGV[5]) then
 	redis.call('PERSIST', KEYS[1])
@@ -65,8 +75,9 @@ return 0
 
 // unindexScript removes entries from one owner's index. ARGV holds pairs of
 // an id and a score: the entry is removed only if its score is still that
-// one (so an entry that a concurrent write raised stays), or in any case
-// when the score is "". It returns how many entries it removed.
+// one, so that the entry of a session written again since it was read
+// stays (see indexScript), or in any case when the score is "". It returns
+// how many entries it removed.
 var unindexScript = redis.NewScript(`
 local n = 0
 for i = 1, #ARGV, 2 do
@@ -264,7 +275,7 @@ func (s *Store[T]) evict(ctx context.Context, op, owner, current string, entries
 	victims := make([]indexEntry, 0, max(excess, 0))
 	keys := make([]string, 0, max(excess, 0))
 	for _, e := range live[:max(excess, 0)] {
-		victims = append(victims, indexEntry{id: e.id})
+		victims = append(victims, e.indexEntry)
 		keys = append(keys, s.opts.Prefix+e.id)
 	}
 	if _, err := s.del(ctx, keys); err != nil {
@@ -470,7 +481,10 @@ func (s *Store[T]) DeleteOwned(ctx context.Context, owner string, keep ...string
 		var keys []string
 		for _, e := range live {
 			if !kept[e.id] {
-				gone = append(gone, indexEntry{id: e.id})
+				// Its entry goes only if no write raised it since: a
+				// session that Set wrote again after the UNLINK below keeps
+				// its entry.
+				gone = append(gone, e.indexEntry)
 				keys = append(keys, s.opts.Prefix+e.id)
 			}
 		}

@@ -173,9 +173,9 @@ func TestReadOnlyRequestCostsNoIndexCommand(t *testing.T) {
 	}
 	// INFO commandstats counts the commands that a script runs too: the
 	// index script is EVALSHA (EVAL when the server does not have it yet)
-	// and, inside it, ZREMRANGEBYSCORE, ZADD, ZRANGE and PEXPIRE (and ZCARD
-	// with MaxPerOwner).
-	const script = "evalsha:1 pexpire:1 set:1 zadd:1 zrange:1 zremrangebyscore:1"
+	// and, inside it, ZREMRANGEBYSCORE, ZSCORE, ZADD, ZRANGE and PEXPIRE
+	// (and ZCARD with MaxPerOwner).
+	const script = "evalsha:1 pexpire:1 set:1 zadd:1 zrange:1 zremrangebyscore:1 zscore:1"
 	var cookie *http.Cookie
 	if got, want := diff(func() { cookie = e.login() }), "map[eval:1 "+script+"]"; got != want {
 		t.Errorf("a login sent %s; want %s", got, want)
