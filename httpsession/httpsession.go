@@ -276,6 +276,55 @@ type Options struct {
 	// the store is touched either way.
 	Rolling bool
 
+	// IdleTimeout ends a session that has had no request for this long.
+	// Every request resets the session's expiry to IdleTimeout from now
+	// (in the GETEX that loads it, or a touch when the response goes out),
+	// and a persistent cookie is sent again with every response, its
+	// expiry moved with the session's, so the browser's cookie and the
+	// stored session end together. A session with a persistent cookie ends
+	// after the shorter of IdleTimeout and its max-age without a request;
+	// one with a browser-session cookie after IdleTimeout. Default 0: as in
+	// express-session, a session ends its max-age after its last request,
+	// or, with a browser-session cookie, the store's TTL after it; the
+	// browser's cookie expires MaxAge after the response that last sent it
+	// (every response, under Rolling). It requires T to embed
+	// typedstore.Cookie. See docs/lifetime.md.
+	IdleTimeout time.Duration
+
+	// Lifetime ends a session this long after it began, however active it
+	// is: no touch, load, save or rolling cookie extends it. The session's
+	// time to live in Redis is always the shorter of its idle deadline and
+	// this absolute deadline, and its cookie's Max-Age and Expires never
+	// reach past it. A session begins when it is created, and again when
+	// [Session.Regenerate] moves it to a new id (a login); its start is
+	// stored in it, in the typedstore.Lifetime that T must embed, so it
+	// survives an Express app's save. A session stored without a start
+	// (saved by an Express app, or before Lifetime was set) begins when this
+	// middleware first loads it. Sessions are then loaded with GET and their
+	// expiry set when the response goes out, as with LoadWithGet (two
+	// commands per request, as in connect-redis): a GETEX before the session
+	// is read could extend it past its deadline. Default 0: no absolute
+	// limit.
+	Lifetime time.Duration
+
+	// RenewAfter gives a session a new id on its first request once its id
+	// is this old, transparently: the data and the start are kept, the
+	// session is written under the new id, the old id is deleted and the new
+	// cookie goes out with the response. For RenewGrace after that, a
+	// request that carries the old id (a concurrent request of the same
+	// browser, sent before the new cookie arrived) is served the renewed
+	// session and sent the new cookie, and one that loaded the session
+	// before the renewal saves its changes to it. A renewal costs three
+	// round trips. It requires T to embed typedstore.Lifetime, which stores
+	// when the id was issued. Default 0: ids change only at Regenerate.
+	RenewAfter time.Duration
+
+	// RenewGrace is how long an id that RenewAfter replaced still leads to
+	// its session. Default DefaultRenewGrace (30 s). The old id is a
+	// credential for that long, so keep it short: long enough for the
+	// requests a page sends at once.
+	RenewGrace time.Duration
+
 	// LoadWithGet loads sessions with GET and resets the expiry of an
 	// unchanged one with a separate touch at the end of the request: two
 	// commands, as express-session and connect-redis send. Default false:
@@ -336,6 +385,7 @@ type Manager[T any] struct {
 	sameSite http.SameSite
 	maxAge   *int64 // milliseconds; nil: browser-session cookie
 	carrier  bool   // *T implements typedstore.CookieCarrier
+	lifer    bool   // *T implements typedstore.LifetimeCarrier
 	store    storeapi.Funcs[T]
 	key      ctxKey[T]
 }
@@ -372,6 +422,7 @@ func New[T any](store *typedstore.Store[T], opts Options) (*Manager[T], error) {
 	m.key = ctxKey[T]{m}
 	var zero T
 	_, m.carrier = any(&zero).(typedstore.CookieCarrier)
+	_, m.lifer = any(&zero).(typedstore.LifetimeCarrier)
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("httpsession: New: %w", err)
 	}
@@ -407,6 +458,24 @@ func (m *Manager[T]) validate() error {
 		return errors.New("the Partitioned attribute requires Secure, but Secure is SecureNever")
 	case opts.OnCorrupt < CorruptNew || opts.OnCorrupt > CorruptFail:
 		return fmt.Errorf("unknown CorruptPolicy %d", opts.OnCorrupt)
+	case opts.IdleTimeout < 0:
+		return fmt.Errorf("negative IdleTimeout %v", opts.IdleTimeout)
+	case opts.Lifetime < 0:
+		return fmt.Errorf("negative Lifetime %v", opts.Lifetime)
+	case opts.RenewAfter < 0:
+		return fmt.Errorf("negative RenewAfter %v", opts.RenewAfter)
+	case opts.RenewGrace < 0:
+		return fmt.Errorf("negative RenewGrace %v", opts.RenewGrace)
+	case opts.RenewGrace > 0 && opts.RenewAfter == 0:
+		return errors.New("RenewGrace needs RenewAfter")
+	case m.policy() && !m.carrier:
+		return fmt.Errorf("IdleTimeout and Lifetime need %v to embed typedstore.Cookie `json:\"cookie\"`, which carries each session's expiry to the store", reflect.TypeFor[T]())
+	case (opts.Lifetime > 0 || opts.RenewAfter > 0) && !m.lifer:
+		return fmt.Errorf("Lifetime and RenewAfter need %v to embed typedstore.Lifetime, which stores when each session began and when its id was issued", reflect.TypeFor[T]())
+	case m.policy() && m.store.TTLFunc:
+		return errors.New("IdleTimeout and Lifetime set each session's expiry, which the store's TTLFunc would override")
+	case opts.RenewAfter > 0 && m.store.ForwardErr != nil:
+		return fmt.Errorf("RenewAfter: %w", m.store.ForwardErr)
 	}
 	// The cookie as every response will send it, checked once here rather
 	// than dropped by net/http, with a log line, from every response.
@@ -465,23 +534,29 @@ func (m *Manager[T]) Store() *typedstore.Store[T] { return m.sessions }
 func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 	id, hadCookie := m.cookieID(r)
 	if id == "" {
-		return m.newSession(r, hadCookie)
+		return m.newSession(r, hadCookie, m.endedBy(r))
 	}
 	ctx := r.Context()
 	var v T
 	var err error
 	var extendedTo time.Time
-	if m.extendOnLoad() {
-		// One GETEX where a GET now and a PEXPIRE at the end would take two
-		// commands; the touch at the end is skipped if this one suffices.
-		v, err = m.sessions.GetAndExtend(ctx, id, m.opts.MaxAge)
-		extendedTo = clock.Now().Add(m.opts.MaxAge)
-	} else {
-		v, err = m.sessions.Get(ctx, id)
+	v, extendedTo, err = m.read(ctx, id)
+	followed := false
+	if errors.Is(err, typedstore.ErrNotFound) && m.opts.RenewAfter > 0 {
+		// Renewed by a concurrent request: the old id leads to the new one
+		// for a while.
+		to, ferr := m.store.Forwarded(ctx, id)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if to != "" {
+			id, followed = to, true
+			v, extendedTo, err = m.read(ctx, id)
+		}
 	}
 	switch {
 	case errors.Is(err, typedstore.ErrNotFound):
-		return m.newSession(r, hadCookie)
+		return m.newSession(r, hadCookie, m.endedBy(r))
 	case errors.Is(err, typedstore.ErrCorrupt):
 		switch m.opts.OnCorrupt {
 		case CorruptFail:
@@ -496,20 +571,40 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 			m.logger().WarnContext(ctx, "httpsession: corrupt stored session left in the store; starting a new session",
 				"session", redact.ID(id), "err", err)
 		}
-		return m.newSession(r, hadCookie)
+		return m.newSession(r, hadCookie, "")
 	case err != nil:
 		return nil, err
 	}
-	s := &Session[T]{m: m, r: r, Data: v, id: id, cookieID: id, origID: id, hadCookie: true, stored: true, extendedTo: extendedTo}
+	s := &Session[T]{m: m, r: r, Data: v, id: id, cookieID: id, origID: id, hadCookie: true, stored: true, extendedTo: extendedTo, resend: followed}
 	s.cookie = m.newCookie(r)
+	if m.lifer {
+		s.life = *lifetimeOf(&s.Data)
+		if ended, err := m.checkLifetime(s); ended || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return m.newSession(r, hadCookie, ExpiredLifetime)
+		}
+	}
 	if m.carrier {
 		stored := *any(&s.Data).(typedstore.CookieCarrier).SessionCookie()
 		// A session in Redis is alive: its time to live is the truth, and a
 		// touch moves that, not the stored cookie's expiry (nor does
 		// connect-redis's). Only a store without time to live has nothing
-		// but the stored expiry to go by.
+		// but the stored expiry to go by, and nothing that would delete a
+		// session past it.
 		if exp := stored.ExpiresAt; m.store.DisableTTL && exp != nil && !exp.After(clock.Now()) {
-			return m.newSession(r, hadCookie)
+			var why ExpiryReason
+			if m.policy() {
+				why = ExpiredIdle
+				if a := m.absoluteEnd(s.life.StartedAt); a != 0 && a <= exp.UnixMilli() {
+					why = ExpiredLifetime
+				}
+			}
+			if _, err := m.store.Unlink(ctx, id); err != nil {
+				return nil, err
+			}
+			return m.newSession(r, hadCookie, why)
 		}
 		s.cookie.OriginalMaxAge = stored.OriginalMaxAge
 		s.cookie.ExpiresAt = stored.ExpiresAt
@@ -526,16 +621,49 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 	return s, nil
 }
 
-// extendOnLoad reports whether sessions are loaded with GetAndExtend: when
-// their max-age is known before they are read, that is when T carries the
-// cookie and MaxAge is set, unless LoadWithGet asks otherwise.
-func (m *Manager[T]) extendOnLoad() bool {
-	return m.carrier && m.opts.MaxAge > 0 && !m.opts.LoadWithGet
+// read loads the session stored under id: with GetAndExtend when the time
+// to live it needs is known before it is read (see extension), and then
+// also returns when the store's copy now expires; else with Get.
+func (m *Manager[T]) read(ctx context.Context, id string) (T, time.Time, error) {
+	if d := m.extension(); d > 0 {
+		// One GETEX where a GET now and a PEXPIRE at the end would take two
+		// commands; the touch at the end is skipped if this one suffices.
+		v, err := m.sessions.GetAndExtend(ctx, id, d)
+		return v, clock.Now().Add(d), err
+	}
+	v, err := m.sessions.Get(ctx, id)
+	return v, time.Time{}, err
 }
 
-// newSession returns a new, empty session under a new id.
-func (m *Manager[T]) newSession(r *http.Request, hadCookie bool) (*Session[T], error) {
-	s := &Session[T]{m: m, r: r, hadCookie: hadCookie}
+// checkLifetime checks a loaded session against Lifetime and RenewAfter.
+// A session stored without a start (saved by an Express app, or before the
+// policy was set) begins now, and is saved with it. A session past its
+// absolute deadline, which only an Express app's touch can have kept in the
+// store, is deleted: checkLifetime reports it as ended.
+func (m *Manager[T]) checkLifetime(s *Session[T]) (ended bool, err error) {
+	if m.opts.Lifetime <= 0 && m.opts.RenewAfter <= 0 {
+		return false, nil
+	}
+	now := clock.Now().UnixMilli()
+	if s.life.StartedAt == 0 {
+		s.life.StartedAt, s.forceSave = now, true
+	}
+	if s.life.IssuedAt == 0 {
+		s.life.IssuedAt, s.forceSave = now, true
+	}
+	if a := m.absoluteEnd(s.life.StartedAt); a == 0 || now < a {
+		return false, nil
+	}
+	if _, err := m.store.Unlink(s.r.Context(), s.id); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// newSession returns a new, empty session under a new id; why is why the
+// session that the request's cookie named ended, if it did.
+func (m *Manager[T]) newSession(r *http.Request, hadCookie bool, why ExpiryReason) (*Session[T], error) {
+	s := &Session[T]{m: m, r: r, hadCookie: hadCookie, expired: why}
 	if err := s.reset(); err != nil {
 		return nil, err
 	}

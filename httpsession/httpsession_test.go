@@ -655,7 +655,8 @@ func TestGenID(t *testing.T) {
 }
 
 // In a store without time to live, the stored cookie's expiry is all there
-// is: a session whose cookie has expired is as good as gone.
+// is: a session whose cookie has expired is as good as gone, and is deleted
+// when it is next loaded.
 func TestExpiredCookieInStoreWithoutTTL(t *testing.T) {
 	mr, store := newStore(t, typedstore.Options[sess]{DisableTTL: true})
 	e := newEnvOn(t, mr, store, httpsession.Options{})
@@ -663,6 +664,9 @@ func TestExpiredCookieInStoreWithoutTTL(t *testing.T) {
 	e.mr.Set(typedstore.DefaultPrefix+"apple", `{"cookie":{"originalMaxAge":1000,"expires":"`+past.UTC().Format(time.RFC3339)+`","path":"/","httpOnly":true},"userId":1}`)
 	if res := e.do("/get", signedCookie("apple", secret)); res.body != "user=0 counter=0 new=true" {
 		t.Errorf("session whose cookie has expired: %q; want a new session", res.body)
+	}
+	if e.mr.Exists(typedstore.DefaultPrefix + "apple") {
+		t.Error("the expired session is still stored; want it deleted")
 	}
 }
 

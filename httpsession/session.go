@@ -53,6 +53,8 @@ type Session[T any] struct {
 	savedNow  bool // written by Save during this request
 
 	cookie    typedstore.Cookie
+	life      typedstore.Lifetime // when T embeds typedstore.Lifetime
+	expired   ExpiryReason        // why the session the cookie named ended
 	stored    bool // the store may hold a session under id
 	hadCookie bool // the request carried a cookie named Options.Name
 	destroyed bool
@@ -92,7 +94,20 @@ func (s *Session[T]) Cookie() typedstore.Cookie {
 
 // Expires returns when the session's cookie expires, or the zero time for
 // a browser-session cookie.
-func (s *Session[T]) Expires() time.Time { return s.cookie.Expires() }
+func (s *Session[T]) Expires() time.Time {
+	if !s.persistent() {
+		return time.Time{}
+	}
+	return s.cookie.Expires()
+}
+
+// persistent reports whether the browser's cookie gets an expiry: when it
+// has a max-age. Under IdleTimeout or Lifetime a browser-session cookie's
+// stored expiry is the session's, not the browser cookie's; otherwise a
+// stored expiry is sent as it is, as express-session sends it.
+func (s *Session[T]) persistent() bool {
+	return s.cookie.OriginalMaxAge != nil || !s.m.policy()
+}
 
 // SetMaxAge gives this session its own max-age, in place of
 // [Options.MaxAge]: the cookie, and the session with it, will live d after
@@ -164,16 +179,24 @@ func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
 	}
 	s.touchCookie()
 	var result T
-	err := s.m.sessions.Update(ctx, s.id, func(v *T) error {
-		if err := fn(v); err != nil {
-			return err
+	update := func() error {
+		return s.m.sessions.Update(ctx, s.id, func(v *T) error {
+			if err := fn(v); err != nil {
+				return err
+			}
+			s.putMeta(v)
+			result = *v
+			return nil
+		})
+	}
+	err := update()
+	if errors.Is(err, typedstore.ErrNotFound) {
+		if ok, ferr := s.follow(ctx); ferr != nil {
+			return ferr
+		} else if ok {
+			err = update()
 		}
-		if cc, ok := any(v).(typedstore.CookieCarrier); ok {
-			*cc.SessionCookie() = s.Cookie()
-		}
-		result = *v
-		return nil
-	})
+	}
 	if errors.Is(err, typedstore.ErrNotFound) {
 		s.lost()
 		return ErrGone
@@ -207,7 +230,9 @@ func (s *Session[T]) lost() {
 // and writes nothing, when the stored session left the store during the
 // request (another request destroyed it, or it expired): the session is not
 // brought back under a new id, and the response clears the browser's cookie.
-// ctx bounds the deletion.
+// A regenerated session begins anew: under [Options.Lifetime] its absolute
+// deadline is Lifetime from now, and under [Options.RenewAfter] its id's age
+// starts from now. ctx bounds the deletion.
 func (s *Session[T]) Regenerate(ctx context.Context) error {
 	if s.committed {
 		return ErrCommitted
@@ -224,6 +249,12 @@ func (s *Session[T]) Regenerate(ctx context.Context) error {
 		// it (a logout elsewhere), moving this request's copy to a new id
 		// would bring it back.
 		found, err := s.m.store.Unlink(ctx, s.id)
+		if err == nil && !found {
+			// Renewed by a concurrent request: move that copy instead.
+			if found, err = s.follow(ctx); found && err == nil {
+				found, err = s.m.store.Unlink(ctx, s.id)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -233,9 +264,18 @@ func (s *Session[T]) Regenerate(ctx context.Context) error {
 		}
 	}
 	s.id, s.stored, s.destroyed, s.forceSave = id, false, false, false
+	s.begin()
 	s.cookie = s.m.newCookie(s.r)
 	s.touchCookie()
 	return nil
+}
+
+// begin starts the session's lifetime, and its id's age, now.
+func (s *Session[T]) begin() {
+	if s.m.lifer {
+		now := clock.Now().UnixMilli()
+		s.life = typedstore.Lifetime{StartedAt: now, IssuedAt: now}
+	}
 }
 
 // DestroyOthers deletes every other session of this session's owner, as
@@ -288,34 +328,47 @@ func (s *Session[T]) reset() error {
 	s.id, s.origID = id, id
 	s.saved, s.savedID, s.savedNow = false, "", false
 	s.stored, s.resend, s.forceSave = false, false, false
+	s.begin()
 	s.cookie = s.m.newCookie(s.r)
 	s.touchCookie()
 	s.origHash, err = s.hash()
 	return err
 }
 
-// touchCookie resets the cookie's expiry to its max-age from now, at the
-// millisecond precision of express-session, in UTC.
+// touchCookie resets the cookie's expiry to when the session ends if it
+// has no further request: its max-age from now or, under IdleTimeout and
+// Lifetime, the sooner of its idle and absolute deadlines (see
+// Manager.ends), at the millisecond precision of express-session, in UTC.
+// Without either, a browser-session cookie keeps the expiry it has.
 func (s *Session[T]) touchCookie() {
-	if s.cookie.OriginalMaxAge == nil {
-		return
+	if end := s.m.ends(clock.Now(), s.cookie.OriginalMaxAge, s.life.StartedAt); end != nil || s.m.policy() {
+		s.cookie.ExpiresAt = end
 	}
-	t := time.UnixMilli(clock.Now().UnixMilli() + *s.cookie.OriginalMaxAge).UTC()
-	s.cookie.ExpiresAt = &t
 }
 
-// putCookie copies the cookie into Data, when T carries one.
-func (s *Session[T]) putCookie() {
-	if cc, ok := any(&s.Data).(typedstore.CookieCarrier); ok {
+// putCookie copies the cookie, and the lifetime, into Data, when T carries
+// them.
+func (s *Session[T]) putCookie() { s.putMeta(&s.Data) }
+
+// putMeta copies the cookie and the lifetime into v, when T carries them.
+func (s *Session[T]) putMeta(v *T) {
+	if cc, ok := any(v).(typedstore.CookieCarrier); ok {
 		*cc.SessionCookie() = s.Cookie()
 	}
+	if l := lifetimeOf(v); l != nil {
+		*l = s.life
+	}
 }
 
-// hash returns the SHA-256 of the encoding of Data without its cookie.
+// hash returns the SHA-256 of the encoding of Data without its cookie and
+// lifetime, which the middleware owns.
 func (s *Session[T]) hash() ([sha256.Size]byte, error) {
 	v := s.Data
 	if cc, ok := any(&v).(typedstore.CookieCarrier); ok {
 		*cc.SessionCookie() = typedstore.Cookie{}
+	}
+	if l := lifetimeOf(&v); l != nil {
+		*l = typedstore.Lifetime{}
 	}
 	b, err := s.m.store.Encode(v)
 	if err != nil {
@@ -338,6 +391,14 @@ func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
 	var err error
 	if s.stored {
 		err = s.m.sessions.Replace(ctx, s.id, s.Data)
+		if errors.Is(err, typedstore.ErrNotFound) {
+			// Renewed by a concurrent request: save to the new id.
+			if ok, ferr := s.follow(ctx); ferr != nil {
+				return ferr
+			} else if ok {
+				err = s.m.sessions.Replace(ctx, s.id, s.Data)
+			}
+		}
 	} else {
 		err = s.m.sessions.Create(ctx, s.id, s.Data)
 	}
@@ -364,6 +425,11 @@ func (s *Session[T]) commit(h http.Header) error {
 	ctx := s.r.Context()
 	opts := &s.m.opts
 
+	if s.renewDue() {
+		if err := s.renew(ctx); err != nil {
+			return err
+		}
+	}
 	s.touchCookie()
 	sum, err := s.hash()
 	if err != nil {
@@ -413,7 +479,10 @@ func (s *Session[T]) commit(h http.Header) error {
 	case isNew:
 		send = s.stored && (opts.SaveUninitialized || modified || s.resend)
 	default:
-		send = opts.Rolling || s.resend || (s.cookie.ExpiresAt != nil && modified)
+		// Under IdleTimeout a persistent cookie's expiry moves with the
+		// session's at every request.
+		send = opts.Rolling || s.resend || (s.cookie.ExpiresAt != nil && modified) ||
+			(opts.IdleTimeout > 0 && s.cookie.OriginalMaxAge != nil)
 	}
 	if send && s.cookie.Secure && !s.m.isTLS(s.r) {
 		// As express-session: never send the id of a Secure cookie in clear.
@@ -426,6 +495,9 @@ func (s *Session[T]) commit(h http.Header) error {
 		c := s.httpCookie()
 		c.Value, c.MaxAge, c.Expires = "", -1, time.Unix(0, 0)
 		s.setCookie(h, c)
+	}
+	if s.m.policy() {
+		s.setEndCookie(h, !s.cookie.Secure || s.m.isTLS(s.r))
 	}
 	return nil
 }
@@ -462,7 +534,7 @@ func (s *Session[T]) httpCookie() *http.Cookie {
 		SameSite:    s.m.sameSite,
 		Partitioned: s.cookie.Partitioned,
 	}
-	if exp := s.cookie.ExpiresAt; exp != nil {
+	if exp := s.cookie.ExpiresAt; exp != nil && s.persistent() {
 		c.Expires = *exp
 		c.MaxAge = max(int(math.Ceil(clock.Until(*exp).Seconds())), 1)
 	}

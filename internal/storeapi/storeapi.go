@@ -1,7 +1,8 @@
 // Package storeapi lends package httpsession the parts of a
 // typedstore.Store that are plumbing rather than API: how the store would
 // encode a value and what time to live it would give it, its settings, and
-// a delete that reports whether the session was there.
+// a delete that reports whether the session was there, and the records of
+// renewed ids.
 //
 // Package typedstore registers [Of] when it is initialised; httpsession
 // calls [For] once per Manager.
@@ -25,6 +26,15 @@ type Funcs[T any] struct {
 	Unlink func(ctx context.Context, id string) (bool, error)
 	// Owner is the store's Options.Owner, or nil.
 	Owner func(v T) string
+	// Forward records for ttl that the session under the renewed id from
+	// lives under to now, unless another renewal of from got there first;
+	// it returns the id that from forwards to.
+	Forward func(ctx context.Context, from, to string, ttl time.Duration) (string, error)
+	// Forwarded returns the id that the renewed id from forwards to, or "".
+	Forwarded func(ctx context.Context, from string) (string, error)
+	// ForwardErr is the error that keeps the store from keeping renewed
+	// ids (its prefixes overlap those keys), or nil.
+	ForwardErr error
 	// CookieTagErr is the error that typedstore.New gives for a T that
 	// embeds typedstore.Cookie under a JSON name other than "cookie", or
 	// nil.
@@ -37,6 +47,7 @@ type Settings struct {
 	TTL          time.Duration // Options.TTL after defaults
 	TTLFunc      bool          // Options.TTLFunc is set
 	Expirer      bool          // T or *T implements typedstore.Expirer
+	Lifetime     bool          // *T implements typedstore.LifetimeCarrier
 	DisableTTL   bool
 	DisableTouch bool
 }

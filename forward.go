@@ -1,0 +1,85 @@
+package typedstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// forwardPrefix is prepended to Options.Prefix to form the keys that say,
+// for a short while after a session's id was renewed, which id it has now.
+const forwardPrefix = "renewed:"
+
+// forwardKey returns the key that forwards the old id id.
+func (s *Store[T]) forwardKey(op, id string) (string, error) {
+	if _, err := s.key(op, id); err != nil {
+		return "", err
+	}
+	return forwardPrefix + s.opts.Prefix + id, nil
+}
+
+// forward records for ttl that the session under the id from now lives
+// under the id to, unless another renewal of from recorded its own id
+// first: it returns the id that from forwards to.
+func (s *Store[T]) forward(ctx context.Context, from, to string, ttl time.Duration) (string, error) {
+	const op = "forward renewed id"
+	key, err := s.forwardKey(op, from)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.key(op, to); err != nil {
+		return "", err
+	}
+	set := redis.NewBoolCmd(ctx, "set", key, to, "nx", "px", ceilMillis(ttl).Milliseconds())
+	if err := s.do(ctx, set); err != nil && !errors.Is(err, redis.Nil) {
+		return "", s.wrapErr(ctx, op, err)
+	}
+	if set.Val() {
+		return to, nil
+	}
+	got, err := s.forwarded(ctx, from)
+	if err == nil && got == "" {
+		err = errors.New("the forward expired as it was read")
+	}
+	return got, err
+}
+
+// forwarded returns the id that the renewed id from now forwards to, or ""
+// when it forwards nowhere.
+func (s *Store[T]) forwarded(ctx context.Context, from string) (string, error) {
+	const op = "read renewed id"
+	key, err := s.forwardKey(op, from)
+	if err != nil {
+		return "", err
+	}
+	b, err := s.bytes(ctx, "get", key)
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", nil
+	case err != nil:
+		return "", s.wrapErr(ctx, op, err)
+	}
+	if to := string(b); to != "" && len(to) <= MaxIDLen {
+		return to, nil
+	}
+	return "", nil
+}
+
+// forwardPrefixErr reports a Prefix or OwnerPrefix under which the keys of
+// forward would fall, or the other way round.
+func (s *Store[T]) forwardPrefixErr() error {
+	fp := forwardPrefix + s.opts.Prefix
+	for _, p := range []string{s.opts.Prefix, s.opts.OwnerPrefix} {
+		if p == s.opts.OwnerPrefix && s.opts.Owner == nil {
+			continue
+		}
+		if strings.HasPrefix(fp, p) || strings.HasPrefix(p, fp) {
+			return fmt.Errorf("the keys of renewed ids, under %q, and those under %q overlap: choose another Prefix", fp, p)
+		}
+	}
+	return nil
+}
