@@ -399,4 +399,3 @@ func newWith[T any](store *typedstore.Store[T], opts httpsession.Options) func()
 		return err
 	}
 }
-

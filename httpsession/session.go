@@ -55,8 +55,8 @@ type Session[T any] struct {
 	cookie    typedstore.Cookie
 	life      typedstore.Lifetime // when T embeds typedstore.Lifetime
 	expired   ExpiryReason        // why the session the cookie named ended
-	stored    bool // the store may hold a session under id
-	hadCookie bool // the request carried a cookie named Options.Name
+	stored    bool                // the store may hold a session under id
+	hadCookie bool                // the request carried a cookie named Options.Name
 	destroyed bool
 	resend    bool // send the cookie even if the rules would not
 	forceSave bool // the stored cookie changed (SetMaxAge)
