@@ -201,7 +201,11 @@ func (r result) setCookie() string {
 }
 
 // idOf returns the session id in a cookie of this package's making.
-func idOf(t *testing.T, c *http.Cookie) string {
+func idOf(t interface {
+	Helper()
+	Fatal(...any)
+	Fatalf(string, ...any)
+}, c *http.Cookie) string {
 	t.Helper()
 	if c == nil {
 		t.Fatal("no session cookie")

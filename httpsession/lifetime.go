@@ -227,6 +227,8 @@ func (s *Session[T]) follow(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	s.id, s.cookieID, s.origID, s.resend = to, to, to, true
+	// Its id was issued just now: not due for renewal again.
+	s.life.IssuedAt = clock.Now().UnixMilli()
 	return true, nil
 }
 

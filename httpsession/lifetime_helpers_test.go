@@ -1,11 +1,11 @@
 package httpsession_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -24,10 +24,21 @@ type lsess struct {
 	Counter             int   `json:"counter,omitempty"`
 }
 
+// tb is what the lifetime tests need of a *testing.T or a *rapid.T.
+type tb interface {
+	Helper()
+	Context() context.Context
+	Cleanup(func())
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // lifeEnv is a manager of lsess sessions on miniredis, with a fake clock
 // that moves with miniredis's: advance steps both.
 type lifeEnv struct {
-	t      *testing.T
+	t      tb
 	mr     *miniredis.Miniredis
 	client *redis.Client
 	store  *typedstore.Store[lsess]
@@ -37,7 +48,7 @@ type lifeEnv struct {
 	logs   *syncBuffer
 }
 
-func newLifeEnv(t *testing.T, opts httpsession.Options, sopts typedstore.Options[lsess]) *lifeEnv {
+func newLifeEnv(t tb, opts httpsession.Options, sopts typedstore.Options[lsess]) *lifeEnv {
 	t.Helper()
 	e := &lifeEnv{t: t, mr: miniredis.RunT(t), clock: clock.NewFake(time.Now()), logs: &syncBuffer{}}
 	clock.Set(t, e.clock.Now)
@@ -135,6 +146,9 @@ func (e *lifeEnv) load(id string) lsess {
 type browser struct {
 	e       *lifeEnv
 	cookies map[string]jarCookie
+	// keepExpired sends cookies past their Max-Age too, as no browser
+	// does, to test the server's rules apart from the browser's.
+	keepExpired bool
 }
 
 type jarCookie struct {
@@ -162,7 +176,7 @@ func (b *browser) get(path string) result {
 func (b *browser) attach(req *http.Request) {
 	now := b.e.clock.Now()
 	for name, jc := range b.cookies {
-		if !jc.expires.IsZero() && !now.Before(jc.expires) {
+		if !jc.expires.IsZero() && !now.Before(jc.expires) && !b.keepExpired {
 			delete(b.cookies, name)
 			continue
 		}

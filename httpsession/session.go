@@ -396,6 +396,7 @@ func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
 			if ok, ferr := s.follow(ctx); ferr != nil {
 				return ferr
 			} else if ok {
+				s.putCookie()
 				err = s.m.sessions.Replace(ctx, s.id, s.Data)
 			}
 		}
