@@ -68,6 +68,31 @@ func TestUsersDocIsTheRunnableExample(t *testing.T) {
 	}
 }
 
+// Every Go block in docs/lifetime.md is code of the runnable
+// ExampleOptions_lifetime, word for word.
+func TestLifetimeDocIsTheRunnableExample(t *testing.T) {
+	doc, err := os.ReadFile("docs/lifetime.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("httpsession/example_lifetime_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := dedent(string(src))
+	blocks := 0
+	for _, block := range strings.Split(string(doc), "```go\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		blocks++
+		if !strings.Contains(example, dedent(block)) {
+			t.Errorf("docs/lifetime.md has a code block that is not in httpsession/example_lifetime_test.go:\n%s", block)
+		}
+	}
+	if blocks < 4 {
+		t.Errorf("docs/lifetime.md has %d Go code blocks; want 4", blocks)
+	}
+}
+
 // dedent removes the leading tabs of every line.
 func dedent(s string) string {
 	var b strings.Builder

@@ -95,6 +95,20 @@
 // and [Session.DestroyOthers] logs out the other devices of the session's
 // owner. [typedstore.Store.OwnedBy] lists them, for a "your devices" page.
 //
+// # Lifetime
+//
+// [Options.IdleTimeout] ends a session unused for that long,
+// [Options.Lifetime] ends one that long after its login however active it
+// is, and [Options.RenewAfter] gives a session a new id periodically,
+// transparently, with a grace period for requests that still carry the old
+// one. A session's time to live in Redis, and its cookie's expiry, are
+// always the sooner of its idle and absolute deadlines: no load, touch, save
+// or rolling cookie extends a Lifetime. "Remember me" is [Session.SetMaxAge]
+// at login. [Session.Expired] tells the request after an end whether it was
+// idle or reached its lifetime. Lifetime and RenewAfter store when a session
+// began in the [typedstore.Lifetime] that T embeds, where an Express app's
+// save keeps it. docs/lifetime.md has the rules, beside OWASP's.
+//
 // # Errors
 //
 // When the store fails (Redis down, or slower than the request's context

@@ -232,6 +232,15 @@ func TestRememberMe(t *testing.T) {
 					t.Errorf("cookie %s persistent = %v; want %v", name, !jc.expires.IsZero(), tt.maxAge != 0)
 				}
 			}
+			policy := tt.opts.IdleTimeout > 0 || tt.opts.Lifetime > 0
+			if end := b.cookies[httpsession.DefaultName+".end"]; (end.c != nil) != policy {
+				t.Errorf("end cookie %v; want one only under IdleTimeout or Lifetime", end.c)
+			} else if policy && tt.maxAge > 0 {
+				// A week past the session's end.
+				if got, want := time.Duration(end.c.MaxAge)*time.Second, min(tt.maxAge, tt.ttl)+7*24*time.Hour; got != want {
+					t.Errorf("end cookie Max-Age %v; want %v", got, want)
+				}
+			}
 			b.close()
 			e.advance(time.Minute)
 			want := loggedIn(0)
@@ -283,7 +292,17 @@ func TestExpiredReasons(t *testing.T) {
 	if res := b.get("/get"); res.body != endedBody("") {
 		t.Errorf("first visit: %q", res.body)
 	}
-	b.get("/login")
+	res := b.get("/login")
+	// The end cookie: the session cookie's attributes, no credential.
+	end, sc := b.cookies[httpsession.DefaultName+".end"].c, res.cookie()
+	switch {
+	case end == nil:
+		t.Fatal("no end cookie after a login")
+	case strings.Contains(end.Value, b.id()):
+		t.Errorf("the end cookie %q holds the session id", end.Value)
+	case end.Path != sc.Path || end.HttpOnly != sc.HttpOnly || end.SameSite != sc.SameSite || end.Secure != sc.Secure || end.MaxAge != sc.MaxAge:
+		t.Errorf("end cookie %v; want the attributes of the session cookie %v", end, sc)
+	}
 	b.get("/logout")
 	if _, ok := b.cookies[httpsession.DefaultName+".end"]; ok {
 		t.Error("the end cookie outlived a logout")
