@@ -82,7 +82,8 @@
 //
 // The cookie is sent when a new session is saved, when [Options.Rolling] is
 // set, when a session whose cookie has an expiry changed (the new expiry is
-// sent with it), and after [Session.Touch], [Session.SetMaxAge] or
+// sent with it), with every response of a persistent cookie under
+// [Options.IdleTimeout], and after [Session.Touch], [Session.SetMaxAge] or
 // [Session.Regenerate], or [Session.Save] of a new session.
 // [Session.Destroy] deletes the stored session and sends a cookie that
 // clears the browser's.

@@ -199,3 +199,32 @@ func TestRenewTwiceAtOnce(t *testing.T) {
 		t.Errorf("keys = %q; want the renewed session and the old id's record", keys)
 	}
 }
+
+// Renewals keep the owner's index right: under MaxPerOwner 1 a session
+// renewed eight times is never evicted as a second session of its owner,
+// and the owner has one session all along.
+func TestRenewKeepsOwnerIndex(t *testing.T) {
+	owner := func(v lsess) string {
+		if v.UserID == 0 {
+			return ""
+		}
+		return fmt.Sprint(v.UserID)
+	}
+	e := newLifeEnv(t, renewOpts, typedstore.Options[lsess]{Owner: owner, MaxPerOwner: 1})
+	b := e.browser()
+	b.get("/login")
+	ids := map[string]bool{b.id(): true}
+	for i := range 8 {
+		e.advance(16 * time.Minute)
+		if res := b.get("/incr"); res.body != loggedIn(i+1) {
+			t.Fatalf("renewal %d: %q; want the session", i+1, res.body)
+		}
+		ids[b.id()] = true
+		if n, err := e.store.CountOwned(t.Context(), "42"); n != 1 || err != nil {
+			t.Fatalf("renewal %d: CountOwned = %d, %v; want 1", i+1, n, err)
+		}
+	}
+	if len(ids) != 9 {
+		t.Errorf("%d distinct ids in 8 renewals; want 9", len(ids))
+	}
+}
