@@ -139,14 +139,21 @@ func (s *Store[T]) indexScore(now int64, ttl time.Duration) int64 {
 // it). value is the hash of the stored bytes, 0 when not known. For a write
 // (capped), it also enforces MaxPerOwner.
 func (s *Store[T]) index(ctx context.Context, op, id, owner string, ttl time.Duration, value uint64, capped bool) error {
-	call := s.indexCall(id, owner, ttl, capped)
+	return s.runIndex(ctx, op, s.indexCall(id, owner, ttl, capped), value)
+}
+
+// runIndex runs call, a prepared run of indexScript.
+func (s *Store[T]) runIndex(ctx context.Context, op string, call indexInvocation, value uint64) error {
 	res, err := indexScript.Run(ctx, s.client, call.keys, call.args...).Result()
 	return s.indexed(ctx, op, call, value, res, err)
 }
 
 // indexInvocation is one run of indexScript, prepared by indexCall.
 type indexInvocation struct {
-	id, owner  string
+	id, owner string
+	// replaces is the session that the write of id replaces (a renewal of
+	// its id), which the cap does not count beside it.
+	replaces   string
 	keys       []string
 	args       []any
 	score, now int64 // Unix ms
@@ -186,7 +193,7 @@ func (s *Store[T]) indexed(ctx context.Context, op string, call indexInvocation,
 	}
 	s.seen.Put(idh, s.seen.Hash(call.owner), value, call.score, call.now)
 	if all, ok := res.([]any); ok {
-		return s.evict(ctx, op, call.owner, call.id, entriesOf(all))
+		return s.evict(ctx, op, call, entriesOf(all))
 	}
 	return nil
 }
@@ -197,8 +204,7 @@ func (s *Store[T]) indexed(ctx context.Context, op string, call indexInvocation,
 // of the session. (On a cluster the two keys live on different masters,
 // where a pipeline would give no order; the store sends them one after the
 // other there.) It returns the write's error.
-func (s *Store[T]) writeIndexed(ctx context.Context, op string, set *redis.StatusCmd, id, owner string, ttl time.Duration, value uint64) error {
-	call := s.indexCall(id, owner, ttl, true)
+func (s *Store[T]) writeIndexed(ctx context.Context, op string, set *redis.StatusCmd, call indexInvocation, value uint64) error {
 	var idx *redis.Cmd
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		_ = p.Process(ctx, set)
@@ -217,7 +223,7 @@ func (s *Store[T]) writeIndexed(ctx context.Context, op string, set *redis.Statu
 		// dropped, as any such entry, when the index is next read, and is
 		// never taken for a live session of the owner's. (Taking it back
 		// here could take back an entry that an earlier write made.)
-		s.seen.Forget(s.seen.Hash(id))
+		s.seen.Forget(s.seen.Hash(call.id))
 		return set.Err()
 	}
 	return s.indexed(ctx, op, call, value, res, err)
@@ -260,10 +266,11 @@ func entriesOf(flat []any) []indexEntry {
 // entries of owner's index (lowest score first), it drops those whose
 // session is gone or belongs to someone else now, and deletes the owned
 // ones beyond the cap, least recently extended first, then unindexes them.
-func (s *Store[T]) evict(ctx context.Context, op, owner, current string, entries []indexEntry) error {
+func (s *Store[T]) evict(ctx context.Context, op string, call indexInvocation, entries []indexEntry) error {
+	owner := call.owner
 	others := entries[:0:0]
 	for _, e := range entries {
-		if e.id != current {
+		if e.id != call.id && e.id != call.replaces {
 			others = append(others, e)
 		}
 	}

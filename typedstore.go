@@ -152,7 +152,7 @@ func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duratio
 // package documentation, replacing any session stored there. When that time
 // to live is zero or less, Set deletes the session instead and returns nil.
 func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "set", id, v, "")
+	return s.write(ctx, "set", id, v, "", "")
 }
 
 // Create writes v under id only if no session is stored there (SET NX), and
@@ -160,7 +160,7 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 // session under a freshly generated id: it can never overwrite another
 // session. A time to live of zero or less writes nothing and returns nil.
 func (s *Store[T]) Create(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "create", id, v, "NX")
+	return s.write(ctx, "create", id, v, "NX", "")
 }
 
 // Replace writes v under id only if a session is stored there (SET XX), and
@@ -169,14 +169,14 @@ func (s *Store[T]) Create(ctx context.Context, id string, v T) error {
 // the meantime stays deleted, instead of coming back to life. A time to live
 // of zero or less deletes the session.
 func (s *Store[T]) Replace(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "replace", id, v, "XX")
+	return s.write(ctx, "replace", id, v, "XX", "")
 }
 
 // write is Set (cond ""), Create (cond "NX") and Replace (cond "XX"): it
 // writes v under id with the time to live of v, under the condition, or,
 // when that time to live is zero or less, deletes the session (Create then
 // writes nothing).
-func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond string) error {
+func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond, replaces string) error {
 	key, err := s.begin(ctx, op, id)
 	if err != nil {
 		return err
@@ -205,8 +205,13 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond string) e
 		args = append(args, cond)
 	}
 	set := redis.NewStatusCmd(ctx, args...)
+	var call indexInvocation
+	if owner != "" {
+		call = s.indexCall(id, owner, ttl, true)
+		call.replaces = replaces
+	}
 	if owner != "" && s.multiKey {
-		err = s.writeIndexed(ctx, op, set, id, owner, ttl, s.seen.HashBytes(data))
+		err = s.writeIndexed(ctx, op, set, call, s.seen.HashBytes(data))
 	} else {
 		err = s.do(ctx, set)
 	}
@@ -218,9 +223,15 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond string) e
 	case err != nil:
 		return s.wrapErr(ctx, op, err)
 	case owner != "" && !s.multiKey:
-		return s.index(ctx, op, id, owner, ttl, s.seen.HashBytes(data), true)
+		return s.runIndex(ctx, op, call, s.seen.HashBytes(data))
 	}
 	return nil
+}
+
+// createRenewal creates the session id, as Create does, as the renewal of
+// the session old: under MaxPerOwner, old does not count beside it.
+func (s *Store[T]) createRenewal(ctx context.Context, id, old string, v T) error {
+	return s.write(ctx, "create", id, v, "NX", old)
 }
 
 // Touch resets the expiry of the session stored under id from v, by the
@@ -419,14 +430,15 @@ func init() {
 // internals returns the store's storeapi.Funcs[T], for package httpsession.
 func (s *Store[T]) internals() any {
 	return storeapi.Funcs[T]{
-		TTL:          s.ttlOf,
-		Encode:       s.opts.Codec.Encode,
-		Unlink:       s.unlink,
-		Owner:        s.opts.Owner,
-		Forward:      s.forward,
-		Forwarded:    s.forwarded,
-		ForwardErr:   s.forwardPrefixErr(),
-		CookieTagErr: checkCookieTag[T](),
+		TTL:           s.ttlOf,
+		Encode:        s.opts.Codec.Encode,
+		Unlink:        s.unlink,
+		Owner:         s.opts.Owner,
+		CreateRenewal: s.createRenewal,
+		Forward:       s.forward,
+		Forwarded:     s.forwarded,
+		ForwardErr:    s.forwardPrefixErr(),
+		CookieTagErr:  checkCookieTag[T](),
 		Settings: storeapi.Settings{
 			TTL:          s.opts.TTL,
 			TTLFunc:      s.opts.TTLFunc != nil,

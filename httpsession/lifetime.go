@@ -179,7 +179,8 @@ func (s *Session[T]) renewDue() bool {
 // id leads there, and deletes the old one. Requests that carry the old id
 // meanwhile follow the record (see follow). When a concurrent request
 // renewed the session first, this one deletes its own copy and joins that
-// one's id.
+// one's id; when the old one was destroyed meanwhile, it deletes its copy
+// and the session is gone, as for a save.
 func (s *Session[T]) renew(ctx context.Context) error {
 	old := s.id
 	id, err := s.m.genID(s.r)
@@ -192,7 +193,10 @@ func (s *Session[T]) renew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.write(ctx, sum); err != nil {
+	s.renewing = old
+	err = s.write(ctx, sum)
+	s.renewing = ""
+	if err != nil {
 		return err
 	}
 	to, err := s.m.store.Forward(ctx, old, id, cmp.Or(s.m.opts.RenewGrace, DefaultRenewGrace))
@@ -211,8 +215,17 @@ func (s *Session[T]) renew(ctx context.Context) error {
 		s.saved, s.savedID, s.savedHash, s.savedNow = true, to, s.origHash, true
 		return nil
 	}
-	_, err = s.m.store.Unlink(ctx, old)
-	return err
+	found, err := s.m.store.Unlink(ctx, old)
+	if err != nil || found {
+		return err
+	}
+	// Destroyed meanwhile (a logout in another tab, DestroyOthers): the
+	// copy must not bring it back under the new id.
+	if _, err := s.m.store.Unlink(ctx, id); err != nil {
+		return err
+	}
+	s.lost()
+	return nil
 }
 
 // follow moves s to the id that its renewed id now leads to, when the

@@ -228,3 +228,42 @@ func TestRenewKeepsOwnerIndex(t *testing.T) {
 		t.Errorf("%d distinct ids in 8 renewals; want 9", len(ids))
 	}
 }
+
+// A renewal does not undo a logout: when the session is destroyed while a
+// request that will renew it runs, the renewed copy is deleted too, and the
+// response clears the cookie.
+func TestRenewAfterLogoutElsewhere(t *testing.T) {
+	e := newLifeEnv(t, renewOpts, typedstore.Options[lsess]{})
+	loaded, resume := make(chan struct{}), make(chan struct{})
+	slow := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.m.Get(r).Data.Counter++
+		loaded <- struct{}{}
+		<-resume
+	}))
+	b := e.browser()
+	b.get("/login")
+	old := b.id()
+	e.advance(16 * time.Minute)
+	done := make(chan *httptest.ResponseRecorder)
+	req := httptest.NewRequest("GET", "/slow", nil)
+	b.attach(req)
+	go func() {
+		rec := httptest.NewRecorder()
+		slow.ServeHTTP(rec, req)
+		done <- rec
+	}()
+	<-loaded
+	if err := e.store.Delete(t.Context(), old); err != nil { // a logout in another tab
+		t.Fatal(err)
+	}
+	close(resume)
+	rec := <-done
+	if c := (result{cookies: rec.Result().Cookies()}).cookie(); c == nil || c.MaxAge >= 0 {
+		t.Errorf("session cookie %v; want one that clears the browser's", c)
+	}
+	for _, k := range e.mr.Keys() {
+		if k != forwardKey(old) {
+			t.Errorf("key %q after a renewal of a destroyed session; want none but the old id's record", k)
+		}
+	}
+}

@@ -62,6 +62,8 @@ type Session[T any] struct {
 	forceSave bool // the stored cookie changed (SetMaxAge)
 	committed bool
 	gone      bool // the stored session left the store during the request
+	// renewing is the id that a write under a new id renews.
+	renewing string
 	// extendedTo is when the store's copy expires after the load reset its
 	// expiry (GETEX); zero when the load did not.
 	extendedTo time.Time
@@ -400,6 +402,8 @@ func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
 				err = s.m.sessions.Replace(ctx, s.id, s.Data)
 			}
 		}
+	} else if s.renewing != "" {
+		err = s.m.store.CreateRenewal(ctx, s.id, s.renewing, s.Data)
 	} else {
 		err = s.m.sessions.Create(ctx, s.id, s.Data)
 	}

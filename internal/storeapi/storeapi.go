@@ -26,6 +26,10 @@ type Funcs[T any] struct {
 	Unlink func(ctx context.Context, id string) (bool, error)
 	// Owner is the store's Options.Owner, or nil.
 	Owner func(v T) string
+	// CreateRenewal creates the session id, as Store.Create does, as the
+	// renewal of the session old, which MaxPerOwner does not count beside
+	// it.
+	CreateRenewal func(ctx context.Context, id, old string, v T) error
 	// Forward records for ttl that the session under the renewed id from
 	// lives under to now, unless another renewal of from got there first;
 	// it returns the id that from forwards to.
