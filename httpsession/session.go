@@ -80,7 +80,10 @@ func (s *Session[T]) IsNew() bool { return s.id != s.cookieID }
 
 // Cookie returns the settings of the session's cookie: those that will be
 // sent and, when T embeds [typedstore.Cookie], stored. Its expiry is reset
-// from its max-age when the response goes out.
+// when the response goes out: to its max-age from then or, under
+// [Options.IdleTimeout] and [Options.Lifetime], to when the session ends if
+// it has no further request (for a browser-session cookie too, whose
+// browser cookie has no expiry).
 func (s *Session[T]) Cookie() typedstore.Cookie {
 	c := s.cookie
 	if c.OriginalMaxAge != nil {
@@ -113,7 +116,8 @@ func (s *Session[T]) persistent() bool {
 
 // SetMaxAge gives this session its own max-age, in place of
 // [Options.MaxAge]: the cookie, and the session with it, will live d after
-// the last response that sets or touches it (a "remember me" login). A d of
+// the last response that sets or touches it (a "remember me" login), within
+// [Options.IdleTimeout] and [Options.Lifetime], which still apply. A d of
 // zero or less makes the cookie a browser-session cookie. The session is
 // saved and its cookie sent with this response. When T embeds
 // [typedstore.Cookie] the max-age is stored with the session and applies to
