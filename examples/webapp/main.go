@@ -1,8 +1,11 @@
-// Command webapp is a small site with typed sessions: log in with a name,
-// fill a cart, count your visits, see the devices you are logged in on and
-// log them out, log out. Its sessions are kept by package httpsession in a
-// typedstore.Store, in the shape that Express's express-session uses, with
-// an index of each user's sessions (typedstore.Options.Owner).
+// Command webapp is a small site with typed sessions: log in with a name
+// (and "remember me"), fill a cart, count your visits, see the devices you
+// are logged in on and log them out, log out. Its sessions are kept by
+// package httpsession in a typedstore.Store, in the shape that Express's
+// express-session uses, with an index of each user's sessions
+// (typedstore.Options.Owner). A session ends after idleTimeout without a
+// request, and maxLifetime after login however active; the page after that
+// says which.
 //
 // It runs on an in-process Redis (miniredis) unless REDIS_URL names a real
 // server, and signs cookies with SESSION_SECRET (a random secret when it is
@@ -36,16 +39,20 @@ import (
 	"github.com/typedstore/typedstore/httpsession"
 )
 
-// Session is this site's session: the express-session cookie plus data of
-// its own.
+// Session is this site's session: the express-session cookie, when the
+// session began (for maxLifetime), plus data of its own.
 type Session struct {
-	typedstore.Cookie `json:"cookie"`
-	Name              string   `json:"name,omitempty"`
-	Visits            int      `json:"visits,omitempty"`
-	Cart              []string `json:"cart,omitempty"`
-	Device            Device   `json:"device,omitzero"`
+	typedstore.Cookie   `json:"cookie"`
+	typedstore.Lifetime `json:"lifetime"`
+	Name                string   `json:"name,omitempty"`
+	Visits              int      `json:"visits,omitempty"`
+	Cart                []string `json:"cart,omitempty"`
+	Device              Device   `json:"device,omitzero"`
 	// Notice is shown once, on the next view of the devices page.
 	Notice string `json:"notice,omitempty"`
+	// Ended is why the visitor's previous session ended, shown once, on the
+	// next view of the home page (see noteExpiry).
+	Ended httpsession.ExpiryReason `json:"ended,omitempty"`
 }
 
 // Device is the browser that a session was logged in from, as recorded at
@@ -61,16 +68,35 @@ type Device struct {
 	IP        string    `json:"ip,omitempty"`
 }
 
+// idleTimeout ends a session that has had no request for this long.
+// OWASP's Session Management Cheat Sheet puts the idle timeout at 15 to 30
+// minutes for low-risk applications, 2 to 5 for high-value ones.
+const idleTimeout = 30 * time.Minute
+
+// maxLifetime ends a session this long after login, however active it is:
+// an absolute timeout, which OWASP puts at 4 to 8 hours for a day of office
+// work; 12 hours covers a long working day. A login starts it again.
+const maxLifetime = 12 * time.Hour
+
+// rememberFor is the max-age of the cookie of a login with "remember me",
+// which is persistent and so survives the browser closing, where the
+// cookie of any other login is a browser-session cookie. It does not
+// lengthen the session: the cookie is sent again with every response, and
+// expires with the session, idleTimeout after the last request or
+// maxLifetime after login, whichever comes first.
+const rememberFor = 7 * 24 * time.Hour
+
 // maxDevices is how many devices a user may be logged in on at once: a
 // login on one more logs out the one least recently active.
 const maxDevices = 5
 
 // seenEvery is how often a device's last-seen time is refreshed. A request
 // that changes the session costs a write to Redis (and one to the index of
-// its owner), where one that changes nothing costs only the GETEX that loads
-// it. Refreshing at most once a minute keeps a page view that changes
-// nothing else, such as the devices page, from writing each time, at the
-// price of a last-seen time up to a minute old.
+// its owner), where one that changes nothing costs only the GET that loads
+// it and the PEXPIRE that resets its expiry. Refreshing at most once a
+// minute keeps a page view that changes nothing else, such as the devices
+// page, from writing each time, at the price of a last-seen time up to a
+// minute old.
 const seenEvery = time.Minute
 
 // storeOptions configures the store of the site's sessions. The owner of a
@@ -150,8 +176,11 @@ type site struct {
 // storeOptions). now tells the time of logins and last visits.
 func newHandler(store *typedstore.Store[Session], secret string, now func() time.Time) (http.Handler, error) {
 	sessions, err := httpsession.New(store, httpsession.Options{
-		Secrets: []string{secret},
-		MaxAge:  7 * 24 * time.Hour,
+		Secrets:     []string{secret},
+		IdleTimeout: idleTimeout,
+		Lifetime:    maxLifetime,
+		// MaxAge 0: a browser-session cookie, unless "remember me" (see
+		// rememberFor).
 	})
 	if err != nil {
 		return nil, err
@@ -167,7 +196,23 @@ func newHandler(store *typedstore.Store[Session], secret string, now func() time
 	mux.HandleFunc("POST /devices/logout-others", s.logoutOthers)
 	// The forms need no CSRF token: the session cookie is SameSite=Lax (the
 	// httpsession default), so a cross-site POST arrives without it.
-	return sessions.Handler(s.seen(mux)), nil
+	return sessions.Handler(s.noteExpiry(s.seen(mux))), nil
+}
+
+// noteExpiry keeps why the request's session ended, when idleTimeout or
+// maxLifetime ended it, for the home page to say. The middleware reports it
+// on this request only (Session.Expired), and the request may end in a
+// redirect to the home page (any form, or a logged-out visitor's GET
+// /devices), so the reason goes into the request's new session, which
+// carries it there. A GET / shows it at once: the new session, set and
+// cleared in the same request, is then not even stored.
+func (s *site) noteExpiry(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sess := s.sessions.Get(r); sess.Expired() != "" {
+			sess.Data.Ended = sess.Expired()
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // seen refreshes the last-seen time of a logged-in session, at most every
@@ -182,12 +227,65 @@ func (s *site) seen(next http.Handler) http.Handler {
 	})
 }
 
+// homeView is what the home page shows.
+type homeView struct {
+	Name   string
+	Visits int
+	Cart   []string
+	// Since and Until are when the session began (the login) and when it
+	// ends however active it is.
+	Since, Until time.Time
+	// Ended says why the previous session ended, if the lifetime policy
+	// ended it.
+	Ended string
+}
+
 func (s *site) home(w http.ResponseWriter, r *http.Request) {
 	sess := s.sessions.Get(r)
 	if sess.Data.Name != "" {
 		sess.Data.Visits++
 	}
-	render(w, homePage, sess.Data)
+	v := homeView{
+		Name:   sess.Data.Name,
+		Visits: sess.Data.Visits,
+		Cart:   sess.Data.Cart,
+		Since:  sess.Started(),
+		Until:  sess.Started().Add(maxLifetime),
+		Ended:  endedMessage(sess.Data.Ended),
+	}
+	sess.Data.Ended = ""
+	render(w, homePage, v)
+}
+
+// endedMessage says why a session ended, for the visitor: "" when the
+// lifetime policy did not end it.
+func endedMessage(why httpsession.ExpiryReason) string {
+	switch why {
+	case httpsession.ExpiredIdle:
+		return "Your session ended after " + humanDuration(idleTimeout) + " without activity."
+	case httpsession.ExpiredLifetime:
+		return "Your session ended: a session lasts at most " + humanDuration(maxLifetime) + " after login."
+	}
+	return ""
+}
+
+// humanDuration writes d in the largest whole unit of days, hours, minutes
+// or seconds that it is a multiple of ("30 minutes", "12 hours", "1 day"),
+// or as time.Duration.String does when it is none.
+func humanDuration(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d > 0 && d%u.d == 0 {
+			n := int64(d / u.d)
+			if n == 1 {
+				return "1 " + u.name
+			}
+			return fmt.Sprintf("%d %ss", n, u.name)
+		}
+	}
+	return d.String()
 }
 
 func (s *site) login(w http.ResponseWriter, r *http.Request) {
@@ -203,8 +301,14 @@ func (s *site) login(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "login", err)
 		return
 	}
+	if r.FormValue("remember") != "" {
+		// A persistent cookie, which outlives the browser, for this login
+		// only: a later login without it gets a browser-session cookie.
+		sess.SetMaxAge(rememberFor)
+	}
 	now := s.now()
 	sess.Data.Name = name
+	sess.Data.Ended = "" // logged in again: no need to say why the last session ended
 	sess.Data.Device = Device{
 		Handle:    rand.Text(),
 		LoginAt:   now,
@@ -390,14 +494,18 @@ const head = `<!doctype html>
 <style>body{font-family:sans-serif;max-width:32em;margin:2em auto}li{margin-bottom:1em}</style>
 `
 
-var homePage = template.Must(template.New("home").Parse(head + `<h1>typedstore webapp</h1>
+var homePage = template.Must(template.New("home").Funcs(funcs).Parse(head + `<h1>typedstore webapp</h1>
+{{with .Ended}}<p class="ended"><b>{{.}}</b></p>{{end}}
 {{if .Name}}
 <p>Hello, {{.Name}}. This is visit {{.Visits}}.</p>
+<p>Signed in since {{when .Since}}, until {{when .Until}} at the latest.</p>
 <p><a href="/devices">Your devices</a></p>
 <form method="post" action="/logout"><button>Log out</button></form>
 {{else}}
 <form method="post" action="/login">
-<label>Name <input name="name" required maxlength="64"></label> <button>Log in</button>
+<label>Name <input name="name" required maxlength="64"></label>
+<label><input type="checkbox" name="remember"> Remember me</label>
+<button>Log in</button>
 </form>
 {{end}}
 <h2>Cart</h2>

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,10 +16,14 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/httpsession"
+	"github.com/typedstore/typedstore/internal/clock"
 )
 
 // testSite is the site on an httptest server, with its store on miniredis
-// and a clock that the test moves.
+// and a clock that the test moves. The clock is the site's and the
+// middleware's (through internal/clock, which this package, inside the
+// typedstore module, may import): advance moves it and miniredis's together.
 type testSite struct {
 	t     *testing.T
 	mr    *miniredis.Miniredis
@@ -35,14 +40,22 @@ func newTestSite(t *testing.T) *testSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	clock := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	h, err := newHandler(store, "test secret", clock.Now)
+	c := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock.Set(t, c.Now) // these tests must not run in parallel
+	h, err := newHandler(store, "test secret", c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testSite{t: t, mr: mr, store: store, srv: srv, clock: clock}
+	return &testSite{t: t, mr: mr, store: store, srv: srv, clock: c}
+}
+
+// advance moves the clock, and miniredis's with it, by d: the sessions'
+// times to live in Redis run down by d.
+func (s *testSite) advance(d time.Duration) {
+	s.clock.Set(s.clock.Now().Add(d))
+	s.mr.FastForward(d)
 }
 
 // fakeClock is a clock that moves only when told to.
@@ -164,6 +177,29 @@ func (b *browser) login(name string) {
 	if body := b.post("/login", url.Values{"name": {name}}); !strings.Contains(body, "Hello, "+name+".") {
 		b.t.Fatalf("%s logging in as %q: %s", b.ua, name, body)
 	}
+}
+
+// loginRemembered logs in as name with "remember me" ticked.
+func (b *browser) loginRemembered(name string) {
+	b.t.Helper()
+	if body := b.post("/login", url.Values{"name": {name}, "remember": {"on"}}); !strings.Contains(body, "Hello, "+name+".") {
+		b.t.Fatalf("%s logging in as %q with remember me: %s", b.ua, name, body)
+	}
+}
+
+// postNoRedirect submits form to path and returns the response itself, its
+// redirect not followed, its cookies kept in b's jar.
+func (b *browser) postNoRedirect(path string, form url.Values) *http.Response {
+	b.t.Helper()
+	c := *b.client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
 }
 
 // loggedIn reports whether b's home page greets someone.
@@ -406,5 +442,243 @@ func TestLastSeen(t *testing.T) {
 		if rewritten, want := before != after, tt.after == tt.want; rewritten != want {
 			t.Errorf("%v after login: session rewritten = %t; want %t", tt.after, rewritten, want)
 		}
+	}
+}
+
+// The messages that say why a session ended.
+const (
+	idleMessage     = "Your session ended after 30 minutes without activity."
+	lifetimeMessage = "Your session ended: a session lasts at most 12 hours after login."
+)
+
+// TestIdleTimeout: a session unused for idleTimeout ends, whatever the
+// cookie, and whatever page the visitor comes back to says why, once: the
+// home page at once, the others through the redirect to it that they answer
+// a logged-out visitor with.
+func TestIdleTimeout(t *testing.T) {
+	lands := []struct {
+		name string
+		land func(*browser) string
+	}{
+		{"home page", func(b *browser) string { return b.get("/") }},
+		{"devices page", func(b *browser) string { return b.get("/devices") }},
+		{"add to cart", func(b *browser) string { return b.post("/cart", url.Values{"item": {"tea"}}) }},
+	}
+	for _, remember := range []bool{false, true} {
+		for _, tt := range lands {
+			t.Run(fmt.Sprintf("%s, remember me %t", tt.name, remember), func(t *testing.T) {
+				s := newTestSite(t)
+				b := s.browser("browser A")
+				if remember {
+					b.loginRemembered("Ada")
+				} else {
+					b.login("Ada")
+				}
+				// Each request starts the idle timeout again.
+				for range 3 {
+					s.advance(idleTimeout - time.Second)
+					if body := b.get("/"); !strings.Contains(body, "Hello, Ada.") || strings.Contains(body, "Your session ended") {
+						t.Fatalf("%v after the last request: %s; want still logged in", idleTimeout-time.Second, body)
+					}
+				}
+
+				s.advance(idleTimeout)
+				body := tt.land(b)
+				if !strings.Contains(body, idleMessage) || !strings.Contains(body, "Log in") || strings.Contains(body, "Hello, Ada.") {
+					t.Errorf("first page %v after the last request: %s; want logged out, with %q", idleTimeout, body, idleMessage)
+				}
+				if tt.name == "add to cart" && !strings.Contains(body, "<li>tea</li>") {
+					t.Errorf("the new session lost the item added by the request that found the old one ended: %s", body)
+				}
+				if n, err := s.store.CountOwned(context.Background(), "Ada"); n != 0 || err != nil {
+					t.Errorf("CountOwned(Ada) = %d, %v; want 0, nil", n, err)
+				}
+				if body := b.get("/"); strings.Contains(body, "Your session ended") || !strings.Contains(body, "Log in") {
+					t.Errorf("next page: %s; want logged out, without the message, which is shown once", body)
+				}
+			})
+		}
+	}
+}
+
+// TestLifetime: a session ends maxLifetime after login however active it
+// is, a request every five minutes, with either cookie; the page after that
+// says why, once. A new login starts a new lifetime.
+func TestLifetime(t *testing.T) {
+	for _, remember := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remember me %t", remember), func(t *testing.T) {
+			s := newTestSite(t)
+			b := s.browser("browser A")
+			login := s.clock.Now()
+			if remember {
+				b.loginRemembered("Ada")
+			} else {
+				b.login("Ada")
+			}
+			const every = 5 * time.Minute
+			for elapsed := every; elapsed < maxLifetime; elapsed += every {
+				s.advance(every)
+				body := b.get("/")
+				if !strings.Contains(body, "Hello, Ada.") {
+					t.Fatalf("logged out %v after login, with a request every %v: %s", elapsed, every, body)
+				}
+				if want := "Signed in since 2025-03-01 12:00 UTC, until 2025-03-02 00:00 UTC at the latest."; !strings.Contains(body, want) {
+					t.Fatalf("%v after login: %s; want %q", elapsed, body, want)
+				}
+			}
+			// The last request left the session in Redis until its
+			// absolute deadline, not idleTimeout after it.
+			for id := range s.owned("Ada") {
+				if got := s.mr.TTL(storeOptions.Prefix + id); got != every {
+					t.Errorf("%v after login: stored for %v more; want %v, to the end of its lifetime", maxLifetime-every, got, every)
+				}
+			}
+
+			s.advance(every)
+			if !s.clock.Now().Equal(login.Add(maxLifetime)) {
+				t.Fatalf("clock at %v; want the login's plus %v", s.clock.Now(), maxLifetime)
+			}
+			body := b.get("/")
+			if !strings.Contains(body, lifetimeMessage) || !strings.Contains(body, "Log in") || strings.Contains(body, "Hello, Ada.") {
+				t.Errorf("%v after login: %s; want logged out, with %q", maxLifetime, body, lifetimeMessage)
+			}
+			if body := b.get("/"); strings.Contains(body, "Your session ended") {
+				t.Errorf("next page: %s; want no message, which is shown once", body)
+			}
+
+			b.login("Ada")
+			if body := b.get("/"); !strings.Contains(body, "Signed in since 2025-03-02 00:00 UTC, until 2025-03-02 12:00 UTC at the latest.") {
+				t.Errorf("after logging in again: %s; want a new lifetime", body)
+			}
+		})
+	}
+}
+
+// TestNoEndedMessage: only the lifetime policy's ends are explained; a
+// first visit, a logout, a logout from another device and the eviction of
+// the least recently active device say nothing.
+func TestNoEndedMessage(t *testing.T) {
+	s := newTestSite(t)
+	check := func(b *browser, when string) {
+		t.Helper()
+		if body := b.get("/"); strings.Contains(body, "Your session ended") || !strings.Contains(body, "Log in") {
+			t.Errorf("%s, %s: %s; want logged out, without a message", b.ua, when, body)
+		}
+	}
+	a, b := s.browser("browser A"), s.browser("browser B")
+	check(a, "first visit")
+
+	a.login("Ada")
+	a.post("/logout", nil)
+	check(a, "after logging out")
+
+	a.login("Ada")
+	b.login("Ada")
+	a.post("/devices/logout-others", nil)
+	check(b, "logged out from another device")
+
+	browsers := []*browser{a}
+	for i := range maxDevices {
+		s.advance(time.Minute) // browser A is the least recently active
+		x := s.browser("browser " + string(rune('C'+i)))
+		x.login("Ada")
+		browsers = append(browsers, x)
+	}
+	check(a, "logged out by a login on one device too many")
+	for _, x := range browsers[1:] {
+		if !x.loggedIn() {
+			t.Errorf("%s logged out; want only %s", x.ua, a.ua)
+		}
+	}
+}
+
+// TestRememberMe: a login's cookie is a browser-session cookie, which goes
+// when the browser closes, unless "remember me" is ticked: then it is
+// persistent, though it still expires with the session, idleTimeout after
+// the last request, and is sent again with each response.
+func TestRememberMe(t *testing.T) {
+	for _, remember := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remember me %t", remember), func(t *testing.T) {
+			s := newTestSite(t)
+			b := s.browser("browser A")
+			form := url.Values{"name": {"Ada"}}
+			if remember {
+				form.Set("remember", "on")
+			}
+			res := b.postNoRedirect("/login", form)
+			var sid *http.Cookie
+			var kept []*http.Cookie // what a browser keeps once it closes
+			for _, c := range res.Cookies() {
+				if c.Name == httpsession.DefaultName {
+					sid = c
+				}
+				if c.MaxAge > 0 {
+					kept = append(kept, c)
+				}
+			}
+			if sid == nil {
+				t.Fatalf("login response sets no %s cookie", httpsession.DefaultName)
+			}
+			if want := map[bool]int{false: 0, true: int(idleTimeout.Seconds())}[remember]; sid.MaxAge != want || sid.Expires.IsZero() == remember {
+				t.Errorf("cookie Max-Age %d, Expires %v; want Max-Age %d, Expires set %t", sid.MaxAge, sid.Expires, want, remember)
+			}
+			for _, v := range s.owned("Ada") {
+				got := v.Cookie.OriginalMaxAge
+				if want := rememberFor.Milliseconds(); remember && (got == nil || *got != want) || !remember && got != nil {
+					t.Errorf("stored max-age %v; want %d ms if remembered, else none", got, want)
+				}
+			}
+
+			s.advance(idleTimeout / 3)
+			res, err := b.client.Get(b.base + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			resent := false
+			for _, c := range res.Cookies() {
+				if c.Name == httpsession.DefaultName {
+					resent = c.MaxAge == int(idleTimeout.Seconds())
+				}
+			}
+			if resent != remember {
+				t.Errorf("next response sends the cookie again with Max-Age %d: %t; want %t", int(idleTimeout.Seconds()), resent, remember)
+			}
+
+			// Close the browser and open it again.
+			reopened := s.browser("browser A")
+			u, _ := url.Parse(b.base)
+			reopened.client.Jar.SetCookies(u, kept)
+			if got := reopened.loggedIn(); got != remember {
+				t.Errorf("logged in after the browser closed = %t; want %t", got, remember)
+			}
+		})
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{30 * time.Minute, "30 minutes"},
+		{12 * time.Hour, "12 hours"},
+		{time.Hour, "1 hour"},
+		{time.Minute, "1 minute"},
+		{90 * time.Minute, "90 minutes"},
+		{7 * 24 * time.Hour, "7 days"},
+		{24 * time.Hour, "1 day"},
+		{45 * time.Second, "45 seconds"},
+		{1500 * time.Millisecond, "1.5s"},
+	} {
+		if got := humanDuration(tt.d); got != tt.want {
+			t.Errorf("humanDuration(%v) = %q; want %q", tt.d, got, tt.want)
+		}
+	}
+	if got := endedMessage(httpsession.ExpiredIdle); got != idleMessage {
+		t.Errorf("idle message %q; want %q", got, idleMessage)
+	}
+	if got := endedMessage(httpsession.ExpiredLifetime); got != lifetimeMessage {
+		t.Errorf("lifetime message %q; want %q", got, lifetimeMessage)
 	}
 }
