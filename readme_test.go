@@ -41,10 +41,6 @@ func TestReadmeExamplesAreTheRunnableOnes(t *testing.T) {
 // The code blocks of docs/users.md are parts of ExampleStore_DeleteOwned,
 // word for word but for their indentation.
 func TestUsersDocIsTheRunnableExample(t *testing.T) {
-	doc, err := os.ReadFile("docs/users.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	src, err := os.ReadFile("example_test.go")
 	if err != nil {
 		t.Fatal(err)
@@ -54,42 +50,39 @@ func TestUsersDocIsTheRunnableExample(t *testing.T) {
 	if start < 0 {
 		t.Fatal("example_test.go has no func ExampleStore_DeleteOwned")
 	}
-	body := dedent(s[start : start+strings.Index(s[start:], "\n}\n")+1])
-	blocks := 0
-	for _, block := range strings.Split(string(doc), "```go\n")[1:] {
-		block, _, _ = strings.Cut(block, "```")
-		blocks++
-		if !strings.Contains(body, dedent(block)) {
-			t.Errorf("docs/users.md has a code block that is not in ExampleStore_DeleteOwned:\n%s", block)
-		}
-	}
-	if blocks < 2 {
-		t.Errorf("docs/users.md has %d Go code blocks; want 2", blocks)
-	}
+	body := s[start : start+strings.Index(s[start:], "\n}\n")+1]
+	checkDocBlocks(t, "docs/users.md", body, "ExampleStore_DeleteOwned", 2)
 }
 
 // Every Go block in docs/lifetime.md is code of the runnable
 // ExampleOptions_lifetime, word for word.
 func TestLifetimeDocIsTheRunnableExample(t *testing.T) {
-	doc, err := os.ReadFile("docs/lifetime.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	src, err := os.ReadFile("httpsession/example_lifetime_test.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	example := dedent(string(src))
+	checkDocBlocks(t, "docs/lifetime.md", string(src), "httpsession/example_lifetime_test.go", 4)
+}
+
+// checkDocBlocks fails the test unless the doc has want Go code blocks,
+// each of them in code (named where), word for word but for indentation.
+func checkDocBlocks(t *testing.T, doc, code, where string, want int) {
+	t.Helper()
+	text, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = dedent(code)
 	blocks := 0
-	for _, block := range strings.Split(string(doc), "```go\n")[1:] {
+	for _, block := range strings.Split(string(text), "```go\n")[1:] {
 		block, _, _ = strings.Cut(block, "```")
 		blocks++
-		if !strings.Contains(example, dedent(block)) {
-			t.Errorf("docs/lifetime.md has a code block that is not in httpsession/example_lifetime_test.go:\n%s", block)
+		if !strings.Contains(code, dedent(block)) {
+			t.Errorf("%s has a code block that is not in %s:\n%s", doc, where, block)
 		}
 	}
-	if blocks < 4 {
-		t.Errorf("docs/lifetime.md has %d Go code blocks; want 4", blocks)
+	if blocks != want {
+		t.Errorf("%s has %d Go code blocks; want %d", doc, blocks, want)
 	}
 }
 

@@ -172,6 +172,21 @@ func (b *browser) get(path string) result {
 	return r
 }
 
+// start sends a GET of path to h with the browser's cookies, in a goroutine
+// of its own, and returns where its response will arrive. The cookies it
+// sets are not kept (see keep).
+func (b *browser) start(h http.Handler, path string) <-chan *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	b.attach(req)
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		done <- rec
+	}()
+	return done
+}
+
 // attach adds the cookies the browser would send now to req.
 func (b *browser) attach(req *http.Request) {
 	now := b.e.clock.Now()

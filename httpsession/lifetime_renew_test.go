@@ -115,14 +115,7 @@ func TestRenewWithConcurrentRequests(t *testing.T) {
 
 			// One request loads the session just before its id is due...
 			e.advance(15*time.Minute - time.Second)
-			slowDone := make(chan *httptest.ResponseRecorder)
-			req := httptest.NewRequest("GET", "/slow", nil)
-			b.attach(req)
-			go func() {
-				rec := httptest.NewRecorder()
-				slow.ServeHTTP(rec, req)
-				slowDone <- rec
-			}()
+			slowDone := b.start(slow, "/slow")
 			<-loaded
 			// ...another, after, renews it...
 			e.advance(2 * time.Second)
@@ -170,22 +163,13 @@ func TestRenewTwiceAtOnce(t *testing.T) {
 	b.get("/login")
 	old := b.id()
 	e.advance(16 * time.Minute)
-	done := make(chan *httptest.ResponseRecorder)
-	for _, n := range []string{"1", "22"} {
-		req := httptest.NewRequest("GET", "/?n="+n, nil)
-		b.attach(req)
-		go func() {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			done <- rec
-		}()
-	}
+	done := [2]<-chan *httptest.ResponseRecorder{b.start(h, "/?n=1"), b.start(h, "/?n=22")}
 	<-loaded
 	<-loaded
 	var ids []string
 	for i := range resume {
 		close(resume[i])
-		rec := <-done
+		rec := <-done[i]
 		b.keep(rec.Result().Cookies())
 		ids = append(ids, b.id())
 	}
@@ -244,14 +228,7 @@ func TestRenewAfterLogoutElsewhere(t *testing.T) {
 	b.get("/login")
 	old := b.id()
 	e.advance(16 * time.Minute)
-	done := make(chan *httptest.ResponseRecorder)
-	req := httptest.NewRequest("GET", "/slow", nil)
-	b.attach(req)
-	go func() {
-		rec := httptest.NewRecorder()
-		slow.ServeHTTP(rec, req)
-		done <- rec
-	}()
+	done := b.start(slow, "/slow")
 	<-loaded
 	if err := e.store.Delete(t.Context(), old); err != nil { // a logout in another tab
 		t.Fatal(err)
