@@ -22,58 +22,80 @@ func forwardKey(old string) string { return "renewed:" + typedstore.DefaultPrefi
 // For the grace period a request with the old cookie is served the renewed
 // session and given the new cookie; after it, the old cookie is worthless.
 func TestRenewAfter(t *testing.T) {
-	e := newLifeEnv(t, renewOpts, typedstore.Options[lsess]{})
-	b := e.browser()
-	b.get("/login")
-	old := b.id()
-	login := e.clock.Now()
-	e.advance(10 * time.Minute)
-	if res := b.get("/incr"); res.body != loggedIn(1) || b.id() != old {
-		t.Fatalf("10 minutes in: %q, id changed %v; want the same session", res.body, b.id() != old)
+	const idle = time.Hour
+	tests := []struct {
+		name   string
+		opts   httpsession.Options
+		store  typedstore.Options[lsess]
+		window time.Duration
+		slack  time.Duration
+	}{
+		{name: "loaded with GETEX", opts: httpsession.Options{IdleTimeout: idle}, window: idle},
+		{name: "Rolling", opts: httpsession.Options{IdleTimeout: idle, MaxAge: 2 * time.Hour, Rolling: true}, window: idle},
+		{name: "LoadWithGet and TouchSlack", opts: httpsession.Options{IdleTimeout: idle, LoadWithGet: true},
+			store: typedstore.Options[lsess]{TouchSlack: time.Minute}, window: idle, slack: time.Minute},
+		{name: "Lifetime", opts: httpsession.Options{IdleTimeout: idle, Lifetime: 24 * time.Hour}, window: idle},
 	}
-	e.advance(6 * time.Minute)
-	res := b.get("/get")
-	if res.body != loggedIn(1) {
-		t.Fatalf("16 minutes in: %q; want the session", res.body)
-	}
-	renewed := b.id()
-	if c := res.cookie(); c == nil || renewed == old {
-		t.Fatalf("16 minutes in: cookie %v; want a new id", c)
-	}
-	if e.mr.Exists(typedstore.DefaultPrefix + old) {
-		t.Error("the old id is still stored")
-	}
-	v := e.load(renewed)
-	if !v.Started().Equal(login.Truncate(time.Millisecond)) || !v.Issued().Equal(e.clock.Now().Truncate(time.Millisecond)) {
-		t.Errorf("renewed session started %v, issued %v; want the login %v and now %v", v.Started(), v.Issued(), login, e.clock.Now())
-	}
-	if got := e.mr.TTL(forwardKey(old)); got != httpsession.DefaultRenewGrace {
-		t.Errorf("the old id's record lives %v; want %v", got, httpsession.DefaultRenewGrace)
-	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.opts
+			opts.RenewAfter = renewOpts.RenewAfter
+			e := newLifeEnv(t, opts, tt.store)
+			b := e.browser()
+			b.get("/login")
+			old := b.id()
+			login := e.clock.Now()
+			e.advance(10 * time.Minute)
+			if res := b.get("/incr"); res.body != loggedIn(1) || b.id() != old {
+				t.Fatalf("10 minutes in: %q, id changed %v; want the same session", res.body, b.id() != old)
+			}
+			e.advance(6 * time.Minute)
+			res := b.get("/get")
+			if res.body != loggedIn(1) {
+				t.Fatalf("16 minutes in: %q; want the session", res.body)
+			}
+			renewed := b.id()
+			if c := res.cookie(); c == nil || renewed == old {
+				t.Fatalf("16 minutes in: cookie %v; want a new id", c)
+			}
+			if e.mr.Exists(typedstore.DefaultPrefix + old) {
+				t.Error("the old id is still stored")
+			}
+			v := e.load(renewed)
+			if !v.Started().Equal(login.Truncate(time.Millisecond)) || !v.Issued().Equal(e.clock.Now().Truncate(time.Millisecond)) {
+				t.Errorf("renewed session started %v, issued %v; want the login %v and now %v", v.Started(), v.Issued(), login, e.clock.Now())
+			}
+			checkTTL(t, e, "renewed", renewed, tt.window, tt.slack, false)
+			if got := e.mr.TTL(forwardKey(old)); got != httpsession.DefaultRenewGrace {
+				t.Errorf("the old id's record lives %v; want %v", got, httpsession.DefaultRenewGrace)
+			}
 
-	// A tab that still holds the old cookie, within the grace period.
-	e.advance(10 * time.Second)
-	tab := e.browser()
-	tab.cookies[httpsession.DefaultName] = jarCookie{c: signedCookie(old, secret)}
-	if res := tab.get("/incr"); res.body != loggedIn(2) || tab.id() != renewed {
-		t.Errorf("old cookie within the grace period: %q, cookie of the renewed id %v; want the renewed session and its cookie", res.body, tab.id() == renewed)
-	}
-	if got := e.load(renewed).Counter; got != 2 {
-		t.Errorf("counter after the old tab's change %d; want 2", got)
-	}
+			// A tab that still holds the old cookie, within the grace period.
+			e.advance(10 * time.Second)
+			tab := e.browser()
+			tab.cookies[httpsession.DefaultName] = jarCookie{c: signedCookie(old, secret)}
+			if res := tab.get("/incr"); res.body != loggedIn(2) || tab.id() != renewed {
+				t.Errorf("old cookie within the grace period: %q, cookie of the renewed id %v; want the renewed session and its cookie", res.body, tab.id() == renewed)
+			}
+			checkTTL(t, e, "after the old tab's request", renewed, tt.window, tt.slack, false)
+			if got := e.load(renewed).Counter; got != 2 {
+				t.Errorf("counter after the old tab's change %d; want 2", got)
+			}
 
-	// After it.
-	e.advance(httpsession.DefaultRenewGrace)
-	late := e.browser()
-	late.cookies[httpsession.DefaultName] = jarCookie{c: signedCookie(old, secret)}
-	if res := late.get("/get"); res.body != endedBody("") {
-		t.Errorf("old cookie after the grace period: %q; want a new session", res.body)
-	}
-	if res := b.get("/get"); res.body != loggedIn(2) || b.id() != renewed {
-		t.Errorf("the renewed cookie: %q; want the session under the same id", res.body)
-	}
-	if keys := e.mr.Keys(); len(keys) != 1 || keys[0] != typedstore.DefaultPrefix+renewed {
-		t.Errorf("keys = %q; want the renewed session alone", keys)
+			// After it.
+			e.advance(httpsession.DefaultRenewGrace)
+			late := e.browser()
+			late.cookies[httpsession.DefaultName] = jarCookie{c: signedCookie(old, secret)}
+			if res := late.get("/get"); res.body != endedBody("") {
+				t.Errorf("old cookie after the grace period: %q; want a new session", res.body)
+			}
+			if res := b.get("/get"); res.body != loggedIn(2) || b.id() != renewed {
+				t.Errorf("the renewed cookie: %q; want the session under the same id", res.body)
+			}
+			if keys := e.mr.Keys(); len(keys) != 1 || keys[0] != typedstore.DefaultPrefix+renewed {
+				t.Errorf("keys = %q; want the renewed session alone", keys)
+			}
+		})
 	}
 }
 

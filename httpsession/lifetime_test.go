@@ -203,6 +203,10 @@ func TestRememberMe(t *testing.T) {
 		{"on, Lifetime only", httpsession.Options{Lifetime: 7 * 24 * time.Hour}, typedstore.Options[lsess]{}, true, 7 * 24 * time.Hour, 7 * 24 * time.Hour},
 		{"off, Lifetime only", httpsession.Options{Lifetime: 7 * 24 * time.Hour}, typedstore.Options[lsess]{}, false, 0, typedstore.DefaultTTL},
 		{"off, Lifetime shorter than the store's TTL", httpsession.Options{Lifetime: time.Hour}, typedstore.Options[lsess]{}, false, 0, time.Hour},
+		{"on, IdleTimeout, Rolling", httpsession.Options{IdleTimeout: 2 * time.Hour, Rolling: true}, typedstore.Options[lsess]{}, true, 2 * time.Hour, 2 * time.Hour},
+		{"off, IdleTimeout, Rolling", httpsession.Options{IdleTimeout: 2 * time.Hour, Rolling: true}, typedstore.Options[lsess]{}, false, 0, 2 * time.Hour},
+		{"on, LoadWithGet and TouchSlack", httpsession.Options{IdleTimeout: 2 * time.Hour, LoadWithGet: true}, typedstore.Options[lsess]{TouchSlack: time.Minute}, true, 2 * time.Hour, 2 * time.Hour},
+		{"off, LoadWithGet and TouchSlack", httpsession.Options{IdleTimeout: 2 * time.Hour, LoadWithGet: true}, typedstore.Options[lsess]{TouchSlack: time.Minute}, false, 0, 2 * time.Hour},
 		{"on, no policy", httpsession.Options{}, typedstore.Options[lsess]{}, true, remember, remember},
 		{"off, no policy", httpsession.Options{}, typedstore.Options[lsess]{}, false, 0, typedstore.DefaultTTL},
 	}
