@@ -232,14 +232,6 @@ func (b *browser) id() string {
 	return idOf(b.e.t, jc.c)
 }
 
-// session returns the browser's session cookie, or nil.
-func (b *browser) session() *http.Cookie {
-	if jc, ok := b.cookies[httpsession.DefaultName]; ok {
-		return jc.c
-	}
-	return nil
-}
-
 // loggedIn is the body of /get for the logged-in session of lifeApp with
 // counter n.
 func loggedIn(n int) string { return fmt.Sprintf(`user=42 counter=%d new=false expired=""`, n) }
