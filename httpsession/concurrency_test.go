@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -168,6 +169,7 @@ func TestCommandsPerReadOnlyRequest(t *testing.T) {
 		{"GETEX", httpsession.Options{MaxAge: time.Hour}, "map[getex:1]"},
 		{"LoadWithGet", httpsession.Options{MaxAge: time.Hour, LoadWithGet: true}, "map[get:1 pexpire:1]"},
 		{"browser-session cookie", httpsession.Options{}, "map[get:1 pexpire:1]"},
+		{"IdleTimeout", httpsession.Options{MaxAge: time.Hour, IdleTimeout: time.Hour}, "map[getex:1]"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := redistest.Start(t)
@@ -203,6 +205,53 @@ func TestCommandsPerReadOnlyRequest(t *testing.T) {
 			}
 			t.Logf("%s: %v", tt.name, sent)
 		})
+	}
+}
+
+// Under Lifetime a request that only reads its session sends GET and
+// PEXPIRE, and the time to live it leaves is the idle timeout: a GETEX
+// could not know the session's absolute deadline before reading it.
+func TestCommandsPerReadOnlyRequestUnderLifetime(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close() })
+	store, err := typedstore.New(client, typedstore.Options[lsess]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := httpsession.New(store, httpsession.Options{Secrets: []string{secret}, IdleTimeout: time.Hour, Lifetime: 12 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Handler(lifeApp(m))
+	get := func(path string, c *http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", path, nil)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	cookie := result{cookies: get("/login", nil).Result().Cookies()}.cookie()
+	id := idOf(t, cookie)
+	client.PExpire(t.Context(), "sess:"+id, time.Minute)
+	before := redistest.CommandCalls(t, client)
+	if body := get("/get", cookie).Body.String(); body != loggedIn(0) {
+		t.Fatalf("/get = %q", body)
+	}
+	after := redistest.CommandCalls(t, client)
+	sent := map[string]int{}
+	for name, n := range after {
+		if d := n - before[name]; d > 0 && name != "info" {
+			sent[name] = d
+		}
+	}
+	if got, want := fmt.Sprint(sent), "map[get:1 pexpire:1]"; got != want {
+		t.Errorf("commands for a read-only request = %s; want %s", got, want)
+	}
+	if ttl := client.PTTL(t.Context(), "sess:"+id).Val(); ttl < 59*time.Minute || ttl > time.Hour {
+		t.Errorf("PTTL after the request = %v; want the idle timeout, 1h", ttl)
 	}
 }
 
