@@ -137,28 +137,30 @@ func (m *Manager[T]) endCookie(r *http.Request) (end, abs int64, ok bool) {
 }
 
 // setEndCookie records in h when s ends, or clears the request's record
-// when s is not stored. It runs in commit, after the session cookie.
+// when s is not stored. It runs in commit, after the session cookie, and
+// signs the record only when it changed.
 func (s *Session[T]) setEndCookie(h http.Header, allowed bool) {
 	m := s.m
 	name := m.name + endSuffix
-	_, _, hadEnd := m.endCookie(s.r)
-	c := s.httpCookie()
-	c.Name = name
+	had, _ := s.r.Cookie(name)
+	c := &http.Cookie{
+		Name: name, Path: s.cookie.Path, Domain: s.cookie.Domain, HttpOnly: s.cookie.HTTPOnly,
+		Secure: s.cookie.Secure, SameSite: m.sameSite, Partitioned: s.cookie.Partitioned,
+	}
 	exp := s.cookie.ExpiresAt
 	switch {
 	case allowed && s.stored && !s.gone && exp != nil:
-		value := encodeCookieValue(strconv.FormatInt(exp.UnixMilli(), 10)+"."+
+		c.Value = encodeCookieValue(strconv.FormatInt(exp.UnixMilli(), 10)+"."+
 			strconv.FormatInt(m.absoluteEnd(s.life.StartedAt), 10), m.secrets[0])
-		if rc, err := s.r.Cookie(name); err == nil && rc.Value == value {
+		if had != nil && had.Value == c.Value {
 			return
 		}
-		c.Value, c.Expires, c.MaxAge = value, time.Time{}, 0
 		if s.cookie.OriginalMaxAge != nil {
 			c.Expires = exp.Add(endRetention)
 			c.MaxAge = max(int(math.Ceil(clock.Until(c.Expires).Seconds())), 1)
 		}
-	case hadEnd:
-		c.Value, c.MaxAge, c.Expires = "", -1, time.Unix(0, 0)
+	case had != nil:
+		c.MaxAge, c.Expires = -1, time.Unix(0, 0)
 	default:
 		return
 	}
