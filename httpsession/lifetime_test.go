@@ -422,3 +422,19 @@ func newWith[T any](store *typedstore.Store[T], opts httpsession.Options) func()
 		return err
 	}
 }
+
+// What docs/testing.md tells users: without the package's own clock,
+// miniredis's FastForward ends an idle session (its time to live is
+// Redis's), and Expired, decided on the process's clock, says nothing.
+func TestFastForwardEndsIdleSessions(t *testing.T) {
+	e := newEnv(t, httpsession.Options{IdleTimeout: time.Minute})
+	c := e.do("/incr").cookie()
+	if res := e.do("/get", c); res.body != "user=0 counter=1 new=false" {
+		t.Fatalf("before: %q; want the session", res.body)
+	}
+	e.mr.FastForward(time.Minute)
+	if res := e.do("/get", c); res.body != "user=0 counter=0 new=true" {
+		t.Errorf("after FastForward past IdleTimeout: %q; want a new session", res.body)
+	}
+	e.noErrors()
+}
