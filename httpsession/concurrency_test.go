@@ -184,17 +184,11 @@ func TestCommandsPerReadOnlyRequest(t *testing.T) {
 			id := idOf(t, cookie)
 			client.PExpire(context.Background(), "sess:"+id, time.Minute)
 
-			before := redistest.CommandCalls(t, client)
-			if res := e.do("/get", cookie); !strings.Contains(res.body, "counter=1") {
-				t.Fatalf("/get = %q", res.body)
-			}
-			after := redistest.CommandCalls(t, client)
-			sent := map[string]int{}
-			for name, n := range after {
-				if d := n - before[name]; d > 0 && name != "info" {
-					sent[name] = d
+			sent := commandsSent(t, client, func() {
+				if res := e.do("/get", cookie); !strings.Contains(res.body, "counter=1") {
+					t.Fatalf("/get = %q", res.body)
 				}
-			}
+			})
 			if got := fmt.Sprint(sent); got != tt.want {
 				t.Errorf("commands for a read-only request = %s; want %s", got, tt.want)
 			}
@@ -236,17 +230,11 @@ func TestCommandsPerReadOnlyRequestUnderLifetime(t *testing.T) {
 	cookie := result{cookies: get("/login", nil).Result().Cookies()}.cookie()
 	id := idOf(t, cookie)
 	client.PExpire(t.Context(), "sess:"+id, time.Minute)
-	before := redistest.CommandCalls(t, client)
-	if body := get("/get", cookie).Body.String(); body != loggedIn(0) {
-		t.Fatalf("/get = %q", body)
-	}
-	after := redistest.CommandCalls(t, client)
-	sent := map[string]int{}
-	for name, n := range after {
-		if d := n - before[name]; d > 0 && name != "info" {
-			sent[name] = d
+	sent := commandsSent(t, client, func() {
+		if body := get("/get", cookie).Body.String(); body != loggedIn(0) {
+			t.Fatalf("/get = %q", body)
 		}
-	}
+	})
 	if got, want := fmt.Sprint(sent), "map[get:1 pexpire:1]"; got != want {
 		t.Errorf("commands for a read-only request = %s; want %s", got, want)
 	}
@@ -273,4 +261,20 @@ func TestOwnMaxAgeIsTouchedAfterLoad(t *testing.T) {
 	if ttl := client.PTTL(context.Background(), "sess:"+id).Val(); ttl < 29*24*time.Hour {
 		t.Errorf("PTTL = %v; want the session's own 30 days", ttl)
 	}
+}
+
+// commandsSent returns how many of each command the server behind client
+// ran during fn, INFO aside.
+func commandsSent(t *testing.T, client *redis.Client, fn func()) map[string]int {
+	t.Helper()
+	before := redistest.CommandCalls(t, client)
+	fn()
+	after := redistest.CommandCalls(t, client)
+	sent := map[string]int{}
+	for name, n := range after {
+		if d := n - before[name]; d > 0 && name != "info" {
+			sent[name] = d
+		}
+	}
+	return sent
 }
