@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/typedstore/typedstore/internal/horizon"
+	"github.com/typedstore/typedstore/internal/jsonfields"
 	"github.com/typedstore/typedstore/internal/storeapi"
 )
 
@@ -35,6 +36,11 @@ type Store[T any] struct {
 	// seen remembers how far the owner index entries that this process
 	// wrote reach; nil without Options.Owner.
 	seen *horizon.Cache
+	// fields are the JSON names T declares, when the store keeps the
+	// members of stored sessions that T does not declare (see Extra); nil
+	// otherwise. carrier reports whether *T keeps them itself, in an Extra.
+	fields  *jsonfields.Set
+	carrier bool
 }
 
 // New returns a Store on client. It validates opts and fills in the
@@ -58,6 +64,7 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		multiKey: isSingleServer(client),
 	}
 	s.match = escapeGlob(s.opts.Prefix) + "*"
+	s.fields, s.carrier = fidelityOf(s.opts.Codec)
 	if opts.Owner != nil {
 		s.seen = horizon.New()
 	}
@@ -103,6 +110,14 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	return s.decode(op, id, data)
 }
 
+// load is Get, or GetAndExtend when ttl > 0, for package httpsession: it
+// also returns the stored members that T does not declare, for the save.
+func (s *Store[T]) load(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
+	var data []byte
+	v, err := s.getAndExtend(ctx, id, ttl, &data)
+	return v, s.unknown(data), err
+}
+
 // GetAndExtend returns the session stored under id, as [Store.Get] does, and
 // in the same command sets its time to live to ttl: one GETEX … PX, where a
 // Get followed by a Touch costs two round trips. It suits a request that
@@ -111,9 +126,15 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 // and PEXPIRE in one pipeline instead. With ttl ≤ 0, or under
 // [Options.DisableTTL] or [Options.DisableTouch], it is a plain Get.
 func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duration) (T, error) {
-	const op = "get and extend"
+	return s.getAndExtend(ctx, id, ttl, nil)
+}
+
+// getAndExtend is GetAndExtend; it sets *stored, if not nil, to the bytes
+// read.
+func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duration, stored *[]byte) (T, error) {
+	op := "get and extend"
 	if ttl <= 0 || s.opts.DisableTTL || s.opts.DisableTouch {
-		return s.Get(ctx, id)
+		op, ttl = "get", 0
 	}
 	var v T
 	key, err := s.begin(ctx, op, id)
@@ -122,13 +143,15 @@ func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duratio
 	}
 	ttl = ceilMillis(ttl)
 	var data []byte
-	if !s.noGetEx.Load() {
+	if ttl == 0 {
+		data, err = s.bytes(ctx, "get", key)
+	} else if !s.noGetEx.Load() {
 		data, err = s.bytes(ctx, "getex", key, "px", ttl.Milliseconds())
 		if err != nil && isUnknownCommand(err) {
 			s.noGetEx.Store(true)
 		}
 	}
-	if s.noGetEx.Load() {
+	if ttl > 0 && s.noGetEx.Load() {
 		var get *redis.StringCmd
 		_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			get = p.Get(ctx, key)
@@ -142,7 +165,10 @@ func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duratio
 	if err != nil {
 		return v, s.readErr(ctx, op, id, err)
 	}
-	if v, err = s.decode(op, id, data); err == nil && s.seen != nil {
+	if stored != nil {
+		*stored = data
+	}
+	if v, err = s.decode(op, id, data); err == nil && s.seen != nil && ttl > 0 {
 		s.reindex(ctx, id, v, s.seen.HashBytes(data), ttl)
 	}
 	return v, err
@@ -152,7 +178,7 @@ func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duratio
 // package documentation, replacing any session stored there. When that time
 // to live is zero or less, Set deletes the session instead and returns nil.
 func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "set", id, v, "", "")
+	return s.write(ctx, "set", id, v, writeMode{})
 }
 
 // Create writes v under id only if no session is stored there (SET NX), and
@@ -160,7 +186,7 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 // session under a freshly generated id: it can never overwrite another
 // session. A time to live of zero or less writes nothing and returns nil.
 func (s *Store[T]) Create(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "create", id, v, "NX", "")
+	return s.write(ctx, "create", id, v, writeMode{cond: "NX"})
 }
 
 // Replace writes v under id only if a session is stored there (SET XX), and
@@ -169,14 +195,25 @@ func (s *Store[T]) Create(ctx context.Context, id string, v T) error {
 // the meantime stays deleted, instead of coming back to life. A time to live
 // of zero or less deletes the session.
 func (s *Store[T]) Replace(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "replace", id, v, "XX", "")
+	return s.write(ctx, "replace", id, v, writeMode{cond: "XX"})
 }
 
-// write is Set (cond ""), Create (cond "NX") and Replace (cond "XX"): it
-// writes v under id with the time to live of v, under the condition, or,
-// when that time to live is zero or less, deletes the session (Create then
-// writes nothing).
-func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond, replaces string) error {
+// writeMode is how write writes.
+type writeMode struct {
+	cond string // "": Set; "NX": Create; "XX": Replace
+	// replaces is the session that a Create renews under a new id, which
+	// MaxPerOwner does not count beside it.
+	replaces string
+	// unknown are the stored members that T does not declare, to write
+	// back with v (see Extra).
+	unknown []byte
+}
+
+// write is Set, Create and Replace (see writeMode): it writes v under id
+// with the time to live of v, under the condition, or, when that time to
+// live is zero or less, deletes the session (Create then writes nothing).
+func (s *Store[T]) write(ctx context.Context, op, id string, v T, w writeMode) error {
+	cond := w.cond
 	key, err := s.begin(ctx, op, id)
 	if err != nil {
 		return err
@@ -192,7 +229,7 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond, replaces
 	if err != nil {
 		return err
 	}
-	data, err := s.encode(op, v)
+	data, err := s.encode(op, v, w.unknown)
 	if err != nil {
 		return err
 	}
@@ -208,7 +245,7 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond, replaces
 	var call indexInvocation
 	if owner != "" {
 		call = s.indexCall(id, owner, ttl, true)
-		call.replaces = replaces
+		call.replaces = w.replaces
 	}
 	if owner != "" && s.multiKey {
 		err = s.writeIndexed(ctx, op, set, call, s.seen.HashBytes(data))
@@ -228,10 +265,14 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, cond, replaces
 	return nil
 }
 
-// createRenewal creates the session id, as Create does, as the renewal of
-// the session old: under MaxPerOwner, old does not count beside it.
-func (s *Store[T]) createRenewal(ctx context.Context, id, old string, v T) error {
-	return s.write(ctx, "create", id, v, "NX", old)
+// writeFor is write for package httpsession: Create, Replace, and the
+// Create of a renewal.
+func (s *Store[T]) writeFor(ctx context.Context, id string, v T, w storeapi.Write) error {
+	op := "replace"
+	if w.Cond == "NX" {
+		op = "create"
+	}
+	return s.write(ctx, op, id, v, writeMode{cond: w.Cond, replaces: w.Replaces, unknown: w.Unknown})
 }
 
 // Touch resets the expiry of the session stored under id from v, by the
@@ -373,14 +414,24 @@ func (s *Store[T]) decode(op, id string, data []byte) (T, error) {
 		var zero T
 		return zero, opErr(op, &CorruptError{ID: id, Err: err})
 	}
+	if s.carrier {
+		any(&v).(ExtraCarrier).SessionExtra().members = s.fields.Unknown(data)
+	}
 	return v, nil
 }
 
-// encode encodes v for op, within MaxSize.
-func (s *Store[T]) encode(op string, v T) ([]byte, error) {
+// encode encodes v for op, within MaxSize, with the members unknown (or
+// those of v's Extra, when T carries one) that T does not declare.
+func (s *Store[T]) encode(op string, v T, unknown []byte) ([]byte, error) {
 	data, err := s.opts.Codec.Encode(v)
 	if err != nil {
 		return nil, opErr(op, fmt.Errorf("encode session: %w", err))
+	}
+	if s.carrier {
+		unknown = any(&v).(ExtraCarrier).SessionExtra().members
+	}
+	if s.fields != nil {
+		data = jsonfields.Splice(data, unknown)
 	}
 	if len(data) > s.opts.MaxSize {
 		return nil, opErr(op, fmt.Errorf("%w: the session encodes to %d bytes, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize))
@@ -430,15 +481,16 @@ func init() {
 // internals returns the store's storeapi.Funcs[T], for package httpsession.
 func (s *Store[T]) internals() any {
 	return storeapi.Funcs[T]{
-		TTL:           s.ttlOf,
-		Encode:        s.opts.Codec.Encode,
-		Unlink:        s.unlink,
-		Owner:         s.opts.Owner,
-		CreateRenewal: s.createRenewal,
-		Forward:       s.forward,
-		Forwarded:     s.forwarded,
-		ForwardErr:    s.forwardPrefixErr(),
-		CookieTagErr:  checkCookieTag[T](),
+		TTL:          s.ttlOf,
+		Encode:       s.opts.Codec.Encode,
+		Unlink:       s.unlink,
+		Owner:        s.opts.Owner,
+		Load:         s.load,
+		Write:        s.writeFor,
+		Forward:      s.forward,
+		Forwarded:    s.forwarded,
+		ForwardErr:   s.forwardPrefixErr(),
+		CookieTagErr: checkCookieTag[T](),
 		Settings: storeapi.Settings{
 			TTL:          s.opts.TTL,
 			TTLFunc:      s.opts.TTLFunc != nil,

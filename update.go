@@ -82,7 +82,7 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 			if owner, err = s.ownerOf(op, v); err != nil {
 				return err
 			}
-			if data, err = s.encode(op, v); err != nil {
+			if data, err = s.encode(op, v, s.unknown(old)); err != nil {
 				return err
 			}
 			ttlArg = max(ttl.Milliseconds(), 1)

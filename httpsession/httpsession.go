@@ -150,9 +150,13 @@
 // [typedstore.Cookie] with no JSON name, whose fields would be stored
 // flattened into the session where express-session does not look.
 //
-// Fields of the stored JSON that T does not declare are lost when Go saves
-// the session: give T a field for everything the Express app keeps in its
-// sessions.
+// Members of the stored session that T does not declare, such as those an
+// Express app keeps for itself, are written back unchanged when Go saves
+// the session, so an Express app and a Go service with different session
+// types share sessions without losing each other's data (with the JSON
+// codec, for the top level of the session: see [typedstore.Extra]). A
+// member T declares is written as T has it, so one that is now zero under
+// omitempty is removed.
 //
 // # What is left out
 //
@@ -552,10 +556,7 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 		return m.newSession(r, hadCookie, m.endedBy(r))
 	}
 	ctx := r.Context()
-	var v T
-	var err error
-	var extendedTo time.Time
-	v, extendedTo, err = m.read(ctx, id)
+	v, extendedTo, unknown, err := m.read(ctx, id)
 	followed := false
 	if errors.Is(err, typedstore.ErrNotFound) && m.opts.RenewAfter > 0 {
 		// Renewed by a concurrent request: the old id leads to the new one
@@ -566,7 +567,7 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 		}
 		if to != "" {
 			id, followed = to, true
-			v, extendedTo, err = m.read(ctx, id)
+			v, extendedTo, unknown, err = m.read(ctx, id)
 		}
 	}
 	switch {
@@ -590,7 +591,7 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 	case err != nil:
 		return nil, err
 	}
-	s := &Session[T]{m: m, r: r, Data: v, id: id, cookieID: id, origID: id, hadCookie: true, stored: true, extendedTo: extendedTo, resend: followed}
+	s := &Session[T]{m: m, r: r, Data: v, id: id, cookieID: id, origID: id, hadCookie: true, stored: true, extendedTo: extendedTo, resend: followed, unknown: unknown}
 	s.cookie = m.newCookie(r)
 	if m.lifer {
 		s.life = *lifetimeOf(&s.Data)
@@ -638,16 +639,17 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 
 // read loads the session stored under id: with GetAndExtend when the time
 // to live it needs is known before it is read (see extension), and then
-// also returns when the store's copy now expires; else with Get.
-func (m *Manager[T]) read(ctx context.Context, id string) (T, time.Time, error) {
-	if d := m.extension(); d > 0 {
-		// One GETEX where a GET now and a PEXPIRE at the end would take two
-		// commands; the touch at the end is skipped if this one suffices.
-		v, err := m.sessions.GetAndExtend(ctx, id, d)
-		return v, clock.Now().Add(d), err
+// also returns when the store's copy now expires; else with Get. unknown
+// are the stored members that T does not declare.
+func (m *Manager[T]) read(ctx context.Context, id string) (v T, extendedTo time.Time, unknown []byte, err error) {
+	d := m.extension()
+	// One GETEX where a GET now and a PEXPIRE at the end would take two
+	// commands; the touch at the end is skipped if this one suffices.
+	v, unknown, err = m.store.Load(ctx, id, d)
+	if d > 0 {
+		extendedTo = clock.Now().Add(d)
 	}
-	v, err := m.sessions.Get(ctx, id)
-	return v, time.Time{}, err
+	return v, extendedTo, unknown, err
 }
 
 // checkLifetime checks a loaded session against Lifetime and RenewAfter.

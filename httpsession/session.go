@@ -12,6 +12,7 @@ import (
 	"github.com/typedstore/typedstore"
 	"github.com/typedstore/typedstore/internal/clock"
 	"github.com/typedstore/typedstore/internal/redact"
+	"github.com/typedstore/typedstore/internal/storeapi"
 )
 
 // ErrCommitted occurs when [Session.Regenerate] is called after the
@@ -64,6 +65,9 @@ type Session[T any] struct {
 	gone      bool // the stored session left the store during the request
 	// renewing is the id that a write under a new id renews.
 	renewing string
+	// unknown are the members of the stored session that T does not
+	// declare, written back with it.
+	unknown []byte
 	// extendedTo is when the store's copy expires after the load reset its
 	// expiry (GETEX); zero when the load did not.
 	extendedTo time.Time
@@ -334,6 +338,7 @@ func (s *Session[T]) reset() error {
 	s.id, s.origID = id, id
 	s.saved, s.savedID, s.savedNow = false, "", false
 	s.stored, s.resend, s.forceSave = false, false, false
+	s.unknown = nil
 	s.begin()
 	s.cookie = s.m.newCookie(s.r)
 	s.touchCookie()
@@ -394,22 +399,21 @@ func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
 	// Replace (SET XX) for a session that was in the store, so that one
 	// destroyed meanwhile stays destroyed; Create (SET NX) for a new one, so
 	// that it can never overwrite another session.
-	var err error
+	// The members of the stored session that T does not declare go back
+	// with it.
+	w := storeapi.Write{Cond: "NX", Replaces: s.renewing, Unknown: s.unknown}
 	if s.stored {
-		err = s.m.sessions.Replace(ctx, s.id, s.Data)
-		if errors.Is(err, typedstore.ErrNotFound) {
-			// Renewed by a concurrent request: save to the new id.
-			if ok, ferr := s.follow(ctx); ferr != nil {
-				return ferr
-			} else if ok {
-				s.putCookie()
-				err = s.m.sessions.Replace(ctx, s.id, s.Data)
-			}
+		w.Cond = "XX"
+	}
+	err := s.m.store.Write(ctx, s.id, s.Data, w)
+	if s.stored && errors.Is(err, typedstore.ErrNotFound) {
+		// Renewed by a concurrent request: save to the new id.
+		if ok, ferr := s.follow(ctx); ferr != nil {
+			return ferr
+		} else if ok {
+			s.putCookie()
+			err = s.m.store.Write(ctx, s.id, s.Data, w)
 		}
-	} else if s.renewing != "" {
-		err = s.m.store.CreateRenewal(ctx, s.id, s.renewing, s.Data)
-	} else {
-		err = s.m.sessions.Create(ctx, s.id, s.Data)
 	}
 	if s.stored && errors.Is(err, typedstore.ErrNotFound) {
 		s.lost()

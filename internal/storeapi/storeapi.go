@@ -26,10 +26,12 @@ type Funcs[T any] struct {
 	Unlink func(ctx context.Context, id string) (bool, error)
 	// Owner is the store's Options.Owner, or nil.
 	Owner func(v T) string
-	// CreateRenewal creates the session id, as Store.Create does, as the
-	// renewal of the session old, which MaxPerOwner does not count beside
-	// it.
-	CreateRenewal func(ctx context.Context, id, old string, v T) error
+	// Load returns the session stored under id, extending it to ttl in the
+	// same command when ttl > 0, and the stored members that T does not
+	// declare (nil when none, or when T keeps them itself).
+	Load func(ctx context.Context, id string, ttl time.Duration) (T, []byte, error)
+	// Write writes v under id as w says.
+	Write func(ctx context.Context, id string, v T, w Write) error
 	// Forward records for ttl that the session under the renewed id from
 	// lives under to now, unless another renewal of from got there first;
 	// it returns the id that from forwards to.
@@ -62,3 +64,10 @@ var Of func(store any) any
 
 // For returns the Funcs of store, a *typedstore.Store[T].
 func For[T any](store any) Funcs[T] { return Of(store).(Funcs[T]) }
+
+// Write says how Funcs.Write writes.
+type Write struct {
+	Cond     string // "NX": create; "XX": replace
+	Replaces string // the session that a create renews under a new id
+	Unknown  []byte // the stored members that T does not declare, from Load
+}

@@ -11,6 +11,7 @@
 //
 //	GET /session   the session as JSON: {"id": ..., "session": {...}}
 //	GET /visit     counter += 1 and name = "node", then as /session
+//	GET /extras    sets members the Go type does not declare, then as /session
 //	GET /login     regenerates the session, sets userId, then as /session
 "use strict";
 
@@ -41,6 +42,15 @@ async function main() {
   app.get("/visit", (req, res) => {
     req.session.counter = (req.session.counter || 0) + 1;
     req.session.name = "node";
+    show(req, res);
+  });
+  app.get("/extras", (req, res) => {
+    // What an Express app keeps for itself: passport's user, connect-flash's
+    // messages, csurf's secret, a return URL.
+    req.session.passport = { user: "7" };
+    req.session.flash = { info: ["Welcome back", "\u00e9\"quoted\""] };
+    req.session.csrfSecret = "Zk3p-9qLw";
+    req.session.returnTo = "/cart?x=1&y=2";
     show(req, res);
   });
   app.get("/login", (req, res, next) => {

@@ -1,0 +1,163 @@
+package jsonfields
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+type inner struct {
+	Deep  int `json:"deep"`
+	Other int
+}
+
+type Named struct {
+	X int `json:"x"`
+}
+
+type decodesItself struct{ N int }
+
+func (d *decodesItself) UnmarshalJSON([]byte) error { return nil }
+
+type sample struct {
+	inner                  // flattened: deep, Other
+	Named `json:"named"`   // a member of its own
+	*Ptr                   // flattened through a pointer
+	A       int            `json:"a,omitempty"`
+	B       string         // "B"
+	Skipped int            `json:"-"`
+	Dash    int            `json:"-,"` // named "-"
+	hidden  int            //nolint:unused // not a member
+	When    time.Time      `json:"when"`
+}
+
+type Ptr struct {
+	P int `json:"p"`
+}
+
+func names(s *Set) []string {
+	var out []string
+	for n := range s.exact {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestOf(t *testing.T) {
+	s := Of(reflect.TypeFor[sample]())
+	if got, want := names(s), []string{"-", "B", "Other", "a", "deep", "named", "p", "when"}; !slices.Equal(got, want) {
+		t.Errorf("names = %q; want %q", got, want)
+	}
+	if Of(reflect.TypeFor[*sample]()) == nil {
+		t.Error("Of(*sample) = nil; want sample's names")
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[map[string]any](), reflect.TypeFor[int](), reflect.TypeFor[decodesItself](), reflect.TypeFor[time.Time]()} {
+		if Of(typ) != nil {
+			t.Errorf("Of(%v) != nil; want nil", typ)
+		}
+	}
+}
+
+func TestUnknown(t *testing.T) {
+	s := Of(reflect.TypeFor[sample]())
+	tests := []struct{ in, want string }{
+		{`{}`, ``},
+		{` { } `, ``},
+		{`{"a":1,"B":"x"}`, ``},
+		{`{"a":1,"extra":{"k":[1,"}",{"z":null}]},"B":"x"}`, `"extra":{"k":[1,"}",{"z":null}]}`},
+		{`{ "x1" : "v\"}" , "A" : 2 , "x2" : [ ] }`, `"x1":"v\"}","x2":[ ]`},
+		{`{"DEEP":1,"other":2,"p":3,"Named":{}}`, ``}, // case-insensitive, as the decoder matches
+		{`{"e\u0078tra":true,"\u0061":1}`, `"e\u0078tra":true`},
+		{`{"n":-1.5e3,"t":true,"f":false,"z":null}`, `"n":-1.5e3,"t":true,"f":false,"z":null`},
+		// Not well-formed: nothing.
+		{`[1,2]`, ``}, {`{"a":1`, ``}, {`{"a" 1}`, ``}, {`{"x":1}}`, ``}, {`{"x":"`, ``}, {`{"x":[1,2}`, ``}, {``, ``}, {`{"x":}`, ``},
+	}
+	for _, tt := range tests {
+		if got := string(s.Unknown([]byte(tt.in))); got != tt.want {
+			t.Errorf("Unknown(%s) = %s; want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// The decoder folds ASCII letters only: "ſ" (U+017F), which Unicode
+// folds to "s", is not the member "s".
+func TestUnknownFoldsASCIIOnly(t *testing.T) {
+	s := Of(reflect.TypeFor[struct {
+		S int `json:"s"`
+	}]())
+	if got, want := string(s.Unknown([]byte(`{"S":1,"ſ":2,"\u017f":3}`))), `"ſ":2,"\u017f":3`; got != want {
+		t.Errorf("Unknown = %s; want %s", got, want)
+	}
+}
+
+func TestSplice(t *testing.T) {
+	tests := []struct{ obj, members, want string }{
+		{`{"a":1}`, `"x":2`, `{"a":1,"x":2}`},
+		{`{}`, `"x":2`, `{"x":2}`},
+		{`{ }`, `"x":2`, `{ "x":2}`},
+		{`{"a":1}`, ``, `{"a":1}`},
+		{`null`, `"x":2`, `null`},
+		{`[1]`, `"x":2`, `[1]`},
+	}
+	for _, tt := range tests {
+		if got := string(Splice([]byte(tt.obj), []byte(tt.members))); got != tt.want {
+			t.Errorf("Splice(%s, %s) = %s; want %s", tt.obj, tt.members, got, tt.want)
+		}
+	}
+}
+
+// No allocation when a session has nothing the type does not declare.
+func TestUnknownAllocatesNothingForKnownMembers(t *testing.T) {
+	s := Of(reflect.TypeFor[sample]())
+	data := []byte(`{"a":1,"B":"some text","named":{"x":1},"when":"2026-12-02T13:00:00Z","DEEP":4}`)
+	if n := testing.AllocsPerRun(100, func() { s.Unknown(data) }); n != 0 {
+		t.Errorf("Unknown allocates %v times for an object of known members; want 0", n)
+	}
+}
+
+// For any object, Unknown's members spliced into the encoding of what the
+// type decoded give back every member the type does not declare, unchanged.
+func FuzzUnknown(f *testing.F) {
+	f.Add([]byte(`{"a":1,"extra":{"k":[1,"}"]},"B":"x","x2":null}`))
+	f.Add([]byte(`{"named":{"x":3},"Other":"not a number"}`))
+	s := Of(reflect.TypeFor[sample]())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		members := s.Unknown(data)
+		var orig map[string]json.RawMessage
+		if json.Unmarshal(data, &orig) != nil {
+			return
+		}
+		var v sample
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		enc, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := Splice(enc, members)
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("Splice gave %s: %v", out, err)
+		}
+		for k, raw := range orig {
+			if s.has([]byte(k)) {
+				continue
+			}
+			if g, ok := got[k]; !ok || !jsonEqual(t, g, raw) {
+				t.Errorf("member %q: %s after the round trip; want %s", k, g, raw)
+			}
+		}
+	})
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
