@@ -135,7 +135,7 @@ func TestGetAndSetWithoutExtraLoseUnknownMembers(t *testing.T) {
 // plainJSON is a codec other than JSONCodec, with the same bytes.
 type plainJSON[T any] struct{}
 
-func (plainJSON[T]) Encode(v T) ([]byte, error)       { return json.Marshal(v) }
+func (plainJSON[T]) Encode(v T) ([]byte, error)     { return json.Marshal(v) }
 func (plainJSON[T]) Decode(data []byte, v *T) error { return json.Unmarshal(data, v) }
 
 // Another codec decides the stored shape itself: the store adds nothing.

@@ -23,7 +23,7 @@ func (d *decodesItself) UnmarshalJSON([]byte) error { return nil }
 
 type sample struct {
 	inner                  // flattened: deep, Other
-	Named `json:"named"`   // a member of its own
+	Named   `json:"named"` // a member of its own
 	*Ptr                   // flattened through a pointer
 	A       int            `json:"a,omitempty"`
 	B       string         // "B"
