@@ -161,3 +161,13 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	}
 	return reflect.DeepEqual(x, y)
 }
+
+func BenchmarkUnknown(b *testing.B) {
+	s := Of(reflect.TypeFor[sample]())
+	data := []byte(`{"a":1,"B":"some text","named":{"x":1,"y":[1,2,3],"z":"a long string with \"quotes\" in it"},"when":"2026-12-02T13:00:00Z","DEEP":4}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		s.Unknown(data)
+	}
+}
