@@ -17,7 +17,7 @@ type benchFidelitySession struct {
 // for which the store keeps no unknown members.
 type otherJSON[T any] struct{}
 
-func (otherJSON[T]) Encode(v T) ([]byte, error)       { return json.Marshal(v) }
+func (otherJSON[T]) Encode(v T) ([]byte, error)     { return json.Marshal(v) }
 func (otherJSON[T]) Decode(data []byte, v *T) error { return json.Unmarshal(data, v) }
 
 // BenchmarkFidelity measures what keeping unknown members costs a load and
