@@ -52,12 +52,3 @@ func fidelityOf[T any](codec Codec[T]) (*jsonfields.Set, bool) {
 	_, carrier := any(&zero).(ExtraCarrier)
 	return fields, carrier && fields != nil
 }
-
-// unknown returns the members of the stored data that T does not declare
-// and does not carry itself, for a write of a value decoded from it.
-func (s *Store[T]) unknown(data []byte) []byte {
-	if s.fields == nil || s.carrier {
-		return nil
-	}
-	return s.fields.Unknown(data)
-}

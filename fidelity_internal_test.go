@@ -48,12 +48,12 @@ func BenchmarkFidelity(b *testing.B) {
 			data := []byte(bc.data)
 			b.ReportAllocs()
 			for b.Loop() {
-				v, err := s.decode("get", "id", data)
+				v, unknown, _, err := s.decodeStored("get", "id", data)
 				if err != nil {
 					b.Fatal(err)
 				}
 				v.Cart = append(v.Cart, "x")
-				if _, err := s.encode("set", v, s.unknown(data)); err != nil {
+				if _, err := s.encode("set", v, unknown); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -130,6 +130,39 @@ type Options[T any] struct {
 	// of Prefix and OwnerPrefix may begin with the other, so that no index
 	// key is ever taken for a session or the other way round.
 	OwnerPrefix string
+
+	// Version, when positive, is the version of the shape of T that the
+	// store writes: every write records it in the session's top-level
+	// member VersionKey, where an Express app's save keeps it. A session
+	// stored with an older version (a session with no version member is
+	// version 0) is brought up to date when it is read: Migrations[n]
+	// turns the JSON of version n into that of version n+1, from the stored
+	// version up to Version (a missing step means that version's shape did
+	// not change), then the result is decoded as T. Get and GetAndExtend
+	// (and so the loads of package httpsession) write the migrated session
+	// back at once, in one compare-and-set that keeps its time to live and
+	// does nothing if the session changed meanwhile, so that two requests
+	// migrating it at once write it once; All and OwnedBy yield migrated
+	// values without writing them. A session stored by a newer program (a
+	// higher version, during a rolling deploy) is decoded as T as it is, and
+	// the writes that read it first (Update, the saves of package
+	// httpsession, a Set of a value with an Extra) keep its version and the
+	// members T does not declare, so an older program does not destroy what
+	// a newer one wrote. It requires the JSON codec and a struct T that does
+	// not declare VersionKey. Default 0: no versions, no migrations.
+	Version int
+
+	// VersionKey is the top-level member that holds a session's version.
+	// Default DefaultVersionKey ("schemaVersion"). It requires Version.
+	VersionKey string
+
+	// Migrations bring sessions stored in older shapes up to date (see
+	// Version): Migrations[n] receives the JSON of a session of version n
+	// and returns its JSON in the shape of version n+1. It must be a pure
+	// function: it may run more than once for one session. An error makes
+	// the session a *CorruptError. Keys must be from 0 to Version-1. It
+	// requires Version.
+	Migrations map[int]func(data []byte) ([]byte, error)
 }
 
 // validate reports the first option that is out of range.
@@ -151,6 +184,15 @@ func (o *Options[T]) validate() error {
 		return errors.New("MaxPerOwner needs Owner, which says whose each session is")
 	case o.OwnerPrefix != "" && o.Owner == nil:
 		return errors.New("OwnerPrefix needs Owner, which says whose each session is")
+	case o.Version < 0:
+		return fmt.Errorf("negative Version %d", o.Version)
+	case o.Version == 0 && (o.VersionKey != "" || o.Migrations != nil):
+		return errors.New("VersionKey and Migrations need Version, the version of the shape of T that the store writes")
+	}
+	for n := range o.Migrations {
+		if n < 0 || n >= o.Version {
+			return fmt.Errorf("Migrations[%d]: a migration goes from a version from 0 to Version-1 (%d) to the next", n, o.Version-1)
+		}
 	}
 	d := o.withDefaults()
 	if o.Owner != nil && (strings.HasPrefix(d.OwnerPrefix, d.Prefix) || strings.HasPrefix(d.Prefix, d.OwnerPrefix)) {
@@ -175,6 +217,9 @@ func (o Options[T]) withDefaults() Options[T] {
 	o.MaxSize = cmp.Or(o.MaxSize, DefaultMaxSize)
 	o.UpdateAttempts = cmp.Or(o.UpdateAttempts, DefaultUpdateAttempts)
 	o.OwnerPrefix = cmp.Or(o.OwnerPrefix, DefaultOwnerPrefix+o.Prefix)
+	if o.Version > 0 {
+		o.VersionKey = cmp.Or(o.VersionKey, DefaultVersionKey)
+	}
 	if o.Codec == nil {
 		o.Codec = JSONCodec[T]{}
 	}

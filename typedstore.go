@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,15 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 	}
 	s.match = escapeGlob(s.opts.Prefix) + "*"
 	s.fields, s.carrier = fidelityOf(s.opts.Codec)
+	if s.opts.Version > 0 {
+		switch {
+		case s.fields == nil:
+			return nil, fmt.Errorf("typedstore: New: Version needs the JSON codec and a struct type that does not decode itself, to record the version in the session; %v is not one", reflect.TypeFor[T]())
+		case s.fields.Declares(s.opts.VersionKey):
+			return nil, fmt.Errorf("typedstore: New: %v declares the member %q, which the store keeps the version in: set Options.VersionKey to another name", reflect.TypeFor[T](), s.opts.VersionKey)
+		}
+		s.fields.Declare(s.opts.VersionKey)
+	}
 	if opts.Owner != nil {
 		s.seen = horizon.New()
 	}
@@ -107,15 +117,17 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return v, s.readErr(ctx, op, id, err)
 	}
-	return s.decode(op, id, data)
+	v, unknown, stale, err := s.decodeStored(op, id, data)
+	if stale && err == nil {
+		s.upgrade(ctx, key, data, v, unknown)
+	}
+	return v, err
 }
 
 // load is Get, or GetAndExtend when ttl > 0, for package httpsession: it
 // also returns the stored members that T does not declare, for the save.
 func (s *Store[T]) load(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
-	var data []byte
-	v, err := s.getAndExtend(ctx, id, ttl, &data)
-	return v, s.unknown(data), err
+	return s.getAndExtend(ctx, id, ttl)
 }
 
 // GetAndExtend returns the session stored under id, as [Store.Get] does, and
@@ -126,12 +138,13 @@ func (s *Store[T]) load(ctx context.Context, id string, ttl time.Duration) (T, [
 // and PEXPIRE in one pipeline instead. With ttl ≤ 0, or under
 // [Options.DisableTTL] or [Options.DisableTouch], it is a plain Get.
 func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duration) (T, error) {
-	return s.getAndExtend(ctx, id, ttl, nil)
+	v, _, err := s.getAndExtend(ctx, id, ttl)
+	return v, err
 }
 
-// getAndExtend is GetAndExtend; it sets *stored, if not nil, to the bytes
-// read.
-func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duration, stored *[]byte) (T, error) {
+// getAndExtend is GetAndExtend; it also returns the stored members that T
+// does not declare (see decodeStored).
+func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
 	op := "get and extend"
 	if ttl <= 0 || s.opts.DisableTTL || s.opts.DisableTouch {
 		op, ttl = "get", 0
@@ -139,7 +152,7 @@ func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duratio
 	var v T
 	key, err := s.begin(ctx, op, id)
 	if err != nil {
-		return v, err
+		return v, nil, err
 	}
 	ttl = ceilMillis(ttl)
 	var data []byte
@@ -163,15 +176,19 @@ func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duratio
 		}
 	}
 	if err != nil {
-		return v, s.readErr(ctx, op, id, err)
+		return v, nil, s.readErr(ctx, op, id, err)
 	}
-	if stored != nil {
-		*stored = data
+	v, unknown, stale, err := s.decodeStored(op, id, data)
+	if err != nil {
+		return v, nil, err
 	}
-	if v, err = s.decode(op, id, data); err == nil && s.seen != nil && ttl > 0 {
+	if stale {
+		s.upgrade(ctx, key, data, v, unknown)
+	}
+	if s.seen != nil && ttl > 0 {
 		s.reindex(ctx, id, v, s.seen.HashBytes(data), ttl)
 	}
-	return v, err
+	return v, unknown, nil
 }
 
 // Set writes v under id with the time to live chosen by the rules in the
@@ -406,18 +423,8 @@ func (s *Store[T]) readErr(ctx context.Context, op, id string, err error) error 
 // decode decodes the stored value of id, read by op, or returns an error
 // of op wrapping a *CorruptError.
 func (s *Store[T]) decode(op, id string, data []byte) (T, error) {
-	var v T
-	if len(data) > s.opts.MaxSize {
-		return v, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
-	}
-	if err := s.opts.Codec.Decode(data, &v); err != nil {
-		var zero T
-		return zero, opErr(op, &CorruptError{ID: id, Err: err})
-	}
-	if s.carrier {
-		any(&v).(ExtraCarrier).SessionExtra().members = s.fields.Unknown(data)
-	}
-	return v, nil
+	v, _, _, err := s.decodeStored(op, id, data)
+	return v, err
 }
 
 // encode encodes v for op, within MaxSize, with the members unknown (or
@@ -431,7 +438,7 @@ func (s *Store[T]) encode(op string, v T, unknown []byte) ([]byte, error) {
 		unknown = any(&v).(ExtraCarrier).SessionExtra().members
 	}
 	if s.fields != nil {
-		data = jsonfields.Splice(data, unknown)
+		data = jsonfields.Splice(data, s.withVersion(unknown))
 	}
 	if len(data) > s.opts.MaxSize {
 		return nil, opErr(op, fmt.Errorf("%w: the session encodes to %d bytes, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize))

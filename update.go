@@ -67,7 +67,7 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		if err != nil {
 			return s.readErr(ctx, op, id, err)
 		}
-		v, err := s.decode(op, id, old)
+		v, unknown, _, err := s.decodeStored(op, id, old)
 		if err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 			if owner, err = s.ownerOf(op, v); err != nil {
 				return err
 			}
-			if data, err = s.encode(op, v, s.unknown(old)); err != nil {
+			if data, err = s.encode(op, v, unknown); err != nil {
 				return err
 			}
 			ttlArg = max(ttl.Milliseconds(), 1)

@@ -78,10 +78,7 @@ func (s *Set) add(t reflect.Type, seen map[reflect.Type]bool) {
 		if name == "" {
 			name = f.Name
 		}
-		if _, dup := s.exact[name]; !dup {
-			s.exact[name] = struct{}{}
-			s.lower = append(s.lower, strings.ToLower(name))
-		}
+		s.Declare(name)
 	}
 }
 
@@ -272,4 +269,61 @@ func skipValue(data []byte, i int) (int, bool) {
 		i++
 	}
 	return i, i > start
+}
+
+// Declare adds name to the names s declares.
+func (s *Set) Declare(name string) {
+	if _, dup := s.exact[name]; !dup {
+		s.exact[name] = struct{}{}
+		s.lower = append(s.lower, strings.ToLower(name))
+	}
+}
+
+// Declares reports whether s declares name, as the decoder would match it.
+func (s *Set) Declares(name string) bool { return s.has([]byte(name)) }
+
+// Member returns the value of the top-level member name (exactly that name)
+// of the JSON object data, as it stands in data, or nil when data has none
+// or is not a well-formed object.
+func Member(data []byte, name string) []byte {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return nil
+	}
+	var found []byte
+	for {
+		start := i
+		end, ok := skipString(data, i)
+		if !ok {
+			return nil
+		}
+		key := data[start+1 : end-1]
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return nil
+		}
+		value := skipSpace(data, i+1)
+		if i, ok = skipValue(data, value); !ok {
+			return nil
+		}
+		if string(key) == name {
+			found = data[value:i] // the last one wins, as in the decoder
+		}
+		i = skipSpace(data, i)
+		if i >= len(data) {
+			return nil
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return found
+		default:
+			return nil
+		}
+	}
 }

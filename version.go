@@ -1,0 +1,130 @@
+package typedstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/typedstore/typedstore/internal/jsonfields"
+)
+
+// DefaultVersionKey is the top-level member that holds a session's version
+// when [Options.VersionKey] is empty.
+const DefaultVersionKey = "schemaVersion"
+
+// decodeStored decodes data, the stored value of id read by op: it applies
+// the migrations from the version data was stored with, and returns the
+// members of the (migrated) session that T does not declare (nil when T
+// keeps them in its Extra, or when there are none), and whether data was
+// stored in an older shape, which a write of v would bring up to date.
+func (s *Store[T]) decodeStored(op, id string, data []byte) (v T, unknown []byte, stale bool, err error) {
+	if len(data) > s.opts.MaxSize {
+		return v, nil, false, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
+	}
+	var newer []byte // the version member of a session stored by a newer program
+	if s.opts.Version > 0 {
+		ver, err := s.versionOf(data)
+		if err != nil {
+			return v, nil, false, opErr(op, &CorruptError{ID: id, Err: err})
+		}
+		switch {
+		case ver > s.opts.Version:
+			newer = s.versionMember(ver)
+		case ver < s.opts.Version:
+			stale = true
+			for n := ver; n < s.opts.Version; n++ {
+				if m := s.opts.Migrations[n]; m != nil {
+					if data, err = m(data); err != nil {
+						return v, nil, false, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("migrate from version %d: %w", n, err)})
+					}
+				}
+			}
+		}
+	}
+	if err := s.opts.Codec.Decode(data, &v); err != nil {
+		var zero T
+		return zero, nil, false, opErr(op, &CorruptError{ID: id, Err: err})
+	}
+	if s.fields != nil {
+		unknown = s.fields.Unknown(data)
+		if newer != nil {
+			unknown = joinMembers(newer, unknown)
+		}
+		if s.carrier {
+			any(&v).(ExtraCarrier).SessionExtra().members = unknown
+			unknown = nil
+		}
+	}
+	return v, unknown, stale, nil
+}
+
+// versionOf returns the version data was stored with: the integer in its
+// version member, or 0 when it has none.
+func (s *Store[T]) versionOf(data []byte) (int, error) {
+	raw := jsonfields.Member(data, s.opts.VersionKey)
+	if raw == nil || string(raw) == "null" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(string(raw))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("version member %q is %.20s, not a version", s.opts.VersionKey, raw)
+	}
+	return n, nil
+}
+
+// versionMember returns the member that records version n.
+func (s *Store[T]) versionMember(n int) []byte {
+	return strconv.AppendInt(append(strconv.AppendQuote(nil, s.opts.VersionKey), ':'), int64(n), 10)
+}
+
+// withVersion returns the members to write with a session: members, with
+// the store's version in front unless they hold a newer one (which
+// decodeStored puts in front).
+func (s *Store[T]) withVersion(members []byte) []byte {
+	if s.opts.Version == 0 {
+		return members
+	}
+	if bytes.HasPrefix(members, append(strconv.AppendQuote(nil, s.opts.VersionKey), ':')) {
+		return members
+	}
+	return joinMembers(s.versionMember(s.opts.Version), members)
+}
+
+// joinMembers returns a and b, members as jsonfields.Unknown returns them,
+// as one list.
+func joinMembers(a, b []byte) []byte {
+	switch {
+	case len(a) == 0:
+		return b
+	case len(b) == 0:
+		return a
+	}
+	out := make([]byte, 0, len(a)+1+len(b))
+	return append(append(append(out, a...), ','), b...)
+}
+
+// upgradeScript writes a session brought up to date by its migrations over
+// the value it was read as, keeping its time to live, unless it changed
+// meanwhile. ARGV: the value read, the new value.
+var upgradeScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+	return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+`)
+
+// upgrade writes v, decoded from the stale value old of id, back in the
+// current shape, once: if another request changed the session meanwhile
+// (or migrated it first), its write stands. A failure is not reported: the
+// read succeeded, and the next one migrates again.
+func (s *Store[T]) upgrade(ctx context.Context, key string, old []byte, v T, unknown []byte) {
+	data, err := s.encode("upgrade", v, unknown)
+	if err != nil {
+		return
+	}
+	_ = upgradeScript.Run(ctx, s.client, []string{key}, old, data).Err()
+}
