@@ -163,6 +163,16 @@ type Options[T any] struct {
 	// the session a *CorruptError. Keys must be from 0 to Version-1. It
 	// requires Version.
 	Migrations map[int]func(data []byte) ([]byte, error)
+
+	// OnDecodeError, when set, decides what becomes of a stored session that
+	// Get, GetAndExtend or Update cannot decode or migrate: it receives the
+	// stored bytes and the codec's or the migration's error (never the
+	// session's id, a credential) and returns an action and, for
+	// DecodeRepair, the value to use. It must be safe for concurrent use.
+	// Iterations (All, OwnedBy) and Migrate report such sessions as corrupt
+	// whatever it says. Default nil: DecodeFail, an error wrapping a
+	// *CorruptError.
+	OnDecodeError func(data []byte, err error) (T, DecodeAction)
 }
 
 // validate reports the first option that is out of range.

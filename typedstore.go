@@ -117,7 +117,7 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return v, s.readErr(ctx, op, id, err)
 	}
-	v, unknown, stale, err := s.decodeStored(op, id, data)
+	v, unknown, stale, err := s.decodeOrRepair(ctx, op, id, key, data)
 	if stale && err == nil {
 		s.upgrade(ctx, key, data, v, unknown)
 	}
@@ -178,7 +178,7 @@ func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duratio
 	if err != nil {
 		return v, nil, s.readErr(ctx, op, id, err)
 	}
-	v, unknown, stale, err := s.decodeStored(op, id, data)
+	v, unknown, stale, err := s.decodeOrRepair(ctx, op, id, key, data)
 	if err != nil {
 		return v, nil, err
 	}

@@ -67,7 +67,7 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		if err != nil {
 			return s.readErr(ctx, op, id, err)
 		}
-		v, unknown, _, err := s.decodeStored(op, id, old)
+		v, unknown, _, err := s.decodeOrRepair(ctx, op, id, key, old)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,61 @@
+package typedstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DecodeAction says what a [Store] does with a stored session that cannot
+// be decoded or migrated: see [Options.OnDecodeError].
+type DecodeAction int
+
+const (
+	// DecodeFail reports the error, wrapping a [*CorruptError], and leaves
+	// the stored value as it is: the default.
+	DecodeFail DecodeAction = iota
+	// DecodeMissing reports the session as missing ([ErrNotFound]) and
+	// leaves the stored value for its time to live to remove: a caller such
+	// as package httpsession starts a new session, and the value can still
+	// be examined.
+	DecodeMissing
+	// DecodeDelete deletes the stored value and reports the session as
+	// missing.
+	DecodeDelete
+	// DecodeRepair uses the value that OnDecodeError returns, and writes it
+	// back as a migrated session is written back: once, by compare-and-set,
+	// keeping the time to live.
+	DecodeRepair
+)
+
+// decodeOrRepair is decodeStored for the reads of one session (Get,
+// GetAndExtend, Update): a value that cannot be decoded goes to
+// OnDecodeError, which may repair it (stale is then set, so that the caller
+// writes the repaired value back) or have it deleted or taken for missing.
+func (s *Store[T]) decodeOrRepair(ctx context.Context, op, id, key string, data []byte) (v T, unknown []byte, stale bool, err error) {
+	v, unknown, stale, err = s.decodeStored(op, id, data)
+	var ce *CorruptError
+	if err == nil || s.opts.OnDecodeError == nil || !errors.As(err, &ce) {
+		return v, unknown, stale, err
+	}
+	repaired, action := s.opts.OnDecodeError(data, ce.Err)
+	switch action {
+	case DecodeMissing:
+		return v, nil, false, notFoundErr(op)
+	case DecodeDelete:
+		if derr := s.do(ctx, redis.NewIntCmd(ctx, "unlink", key)); derr != nil {
+			return v, nil, false, s.wrapErr(ctx, op+": delete undecodable session", derr)
+		}
+		return v, nil, false, notFoundErr(op)
+	case DecodeRepair:
+		if s.fields != nil {
+			unknown = nil
+			if !s.carrier {
+				unknown = s.fields.Unknown(data)
+			}
+		}
+		return repaired, unknown, true, nil
+	}
+	return v, unknown, stale, err
+}
