@@ -32,7 +32,20 @@ func TestCluster(t *testing.T) {
 	t.Run("OwnerMachine", func(t *testing.T) { testClusterOwnerMachine(t, c) })
 	t.Run("OwnedWriteRoundTrips", func(t *testing.T) { testClusterOwnedWriteRoundTrips(t, c) })
 	t.Run("DeleteOwnedDuringResharding", func(t *testing.T) { testClusterDeleteOwnedDuringResharding(t, c) })
+	t.Run("MigrateEveryMaster", func(t *testing.T) { testClusterMigrate(t, c) })
 	t.Run("FailoverUnderLoad", func(t *testing.T) { testClusterFailover(t, c) })
+}
+
+// testClusterMigrate runs testMigrate on the cluster, whose sessions lie on
+// every master.
+func testClusterMigrate(t *testing.T, c *redistest.Cluster) {
+	_, client, guard, _ := clusterStore(t, c, "", nil)
+	prefix := redistest.UniquePrefix(t)
+	testMigrate(t, client, prefix)
+	if counts := perMaster(context.Background(), t, c, prefix); len(counts) != 3 {
+		t.Errorf("sessions on %d masters (%v); want all 3", len(counts), counts)
+	}
+	guard.check(t)
 }
 
 // crossSlotGuard is a go-redis hook that records every command that the
