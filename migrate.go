@@ -125,4 +125,3 @@ func (r MigrateReport) clone() MigrateReport {
 	r.Errors = append([]error(nil), r.Errors...)
 	return r
 }
-
