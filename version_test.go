@@ -262,7 +262,7 @@ func TestRollingDeployKeepsNewerData(t *testing.T) {
 			raw := client.Get(ctx, prefix+"s").Val()
 			var m map[string]json.RawMessage
 			json.Unmarshal([]byte(raw), &m)
-			if string(m[typedstore.DefaultVersionKey]) != "2" {
+			if string(m[typedstore.DefaultVersionKey]) != "2" || strings.Count(raw, typedstore.DefaultVersionKey) != 1 {
 				t.Errorf("stored %s; want version 2 kept through the old program's saves", raw)
 			}
 		})

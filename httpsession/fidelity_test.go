@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/typedstore/typedstore"
 	"github.com/typedstore/typedstore/httpsession"
 	"github.com/typedstore/typedstore/internal/clock"
 )
@@ -68,4 +71,42 @@ func TestExpressMembersSurviveGoSave(t *testing.T) {
 			e.noErrors()
 		})
 	}
+}
+
+// A rolling deploy through the middleware: a program at version 1 loads
+// and saves a session that a program at version 2 wrote; the stored session
+// keeps version 2 and the members only version 2 declares.
+func TestOlderProgramKeepsNewerSession(t *testing.T) {
+	type newer struct {
+		typedstore.Cookie `json:"cookie"`
+		Counter           int    `json:"counter,omitempty"`
+		Plan              string `json:"plan"`
+	}
+	mr, store := newStore(t, typedstore.Options[sess]{Version: 1})
+	e := newEnvOn(t, mr, store, httpsession.Options{MaxAge: time.Hour})
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { client.Close() })
+	v2, err := typedstore.New(client, typedstore.Options[newer]{Version: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := int64(time.Hour / time.Millisecond)
+	exp := time.Now().Add(time.Hour).UTC()
+	if err := v2.Set(t.Context(), "shared", newer{Cookie: typedstore.Cookie{OriginalMaxAge: &ms, ExpiresAt: &exp, Path: "/", HTTPOnly: true}, Counter: 1, Plan: "pro"}); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.do("/incr", signedCookie("shared", secret)); res.body != "user=0 counter=2 new=false" {
+		t.Fatalf("the older program: %q; want the session", res.body)
+	}
+	got, err := v2.Get(t.Context(), "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Plan != "pro" || got.Counter != 2 {
+		t.Errorf("the newer program loads %+v; want plan pro and the older program's counter 2", got)
+	}
+	if stored := e.stored("shared"); !strings.Contains(stored, `"schemaVersion":2`) || strings.Count(stored, `"schemaVersion"`) != 1 {
+		t.Errorf("stored %s; want version 2 kept, once", stored)
+	}
+	e.noErrors()
 }
