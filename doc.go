@@ -51,13 +51,25 @@
 // repository has the details, the guarantee of DeleteOwned and the tests
 // that show it.
 //
+// # Changing the session type
+//
+// With the JSON codec, a write of a session that was read first ([Store.Update],
+// the saves of package httpsession, a [Store.Set] of a value whose type
+// embeds [Extra]) keeps the stored members that T does not declare, such as
+// an Express app's, unchanged. [Options.Version] and [Options.Migrations]
+// record the version of T's shape in each session and migrate older ones
+// when they are read, writing them back once; [Store.Migrate] migrates them
+// all, with a dry run first; [Options.OnDecodeError] decides what becomes
+// of a session that cannot be decoded. docs/schema.md in the repository has
+// the deploy recipe.
+//
 // # Errors
 //
 // A missing or expired session is not a failure of the system: [Store.Get]
 // reports it as [ErrNotFound], never as go-redis's redis.Nil. A stored value
 // that the codec cannot decode is reported as a [*CorruptError] (errors.As
 // finds it), which wraps [ErrCorrupt] and carries the id; the stored bytes
-// are left as they are.
+// are left as they are (unless [Options.OnDecodeError] says otherwise).
 // Every other error comes from Redis or from the context, wrapped with %w so
 // that errors.Is finds context.Canceled, context.DeadlineExceeded or the
 // go-redis error beneath. Messages read "typedstore: <operation>: …". No

@@ -64,6 +64,29 @@ func TestLifetimeDocIsTheRunnableExample(t *testing.T) {
 	checkDocBlocks(t, "docs/lifetime.md", string(src), "httpsession/example_lifetime_test.go", 4)
 }
 
+// The Go blocks of docs/schema.md that show code are the runnable
+// ExampleOptions_migrations, word for word; the last is a sketch of Migrate.
+func TestSchemaDocIsTheRunnableExample(t *testing.T) {
+	src, err := os.ReadFile("example_schema_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("docs/schema.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```go\n")[1:]
+	if len(blocks) != 3 {
+		t.Fatalf("docs/schema.md has %d Go code blocks; want 3", len(blocks))
+	}
+	for _, block := range blocks[:2] {
+		block, _, _ = strings.Cut(block, "```")
+		if !strings.Contains(dedent(string(src)), dedent(block)) {
+			t.Errorf("docs/schema.md has a code block that is not in example_schema_test.go:\n%s", block)
+		}
+	}
+}
+
 // checkDocBlocks fails the test unless the doc has want Go code blocks,
 // each of them in code (named where), word for word but for indentation.
 func checkDocBlocks(t *testing.T, doc, code, where string, want int) {

@@ -317,3 +317,27 @@ func TestBadVersionsAreCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// All yields stale sessions migrated, without writing them back, and
+// reports an undecodable one as corrupt whatever OnDecodeError says.
+func TestAllMigratesWithoutWriting(t *testing.T) {
+	mr, _, s := newMini(t, typedstore.Options[shapeV3]{Version: 3, Migrations: migrations,
+		OnDecodeError: func([]byte, error) (shapeV3, typedstore.DecodeAction) { return shapeV3{}, typedstore.DecodeRepair }})
+	old := storedAs(t, shapeV1{Name: "Ada Lovelace", Cart: []string{"pen"}}, 1, nil)
+	mr.Set("sess:stale", old)
+	mr.Set("sess:bad", `{"schemaVersion":1,"name":42}`)
+	seq, errf := s.All(t.Context())
+	n := 0
+	for id, v := range seq {
+		n++
+		if want := modelV3(shapeV1{Name: "Ada Lovelace", Cart: []string{"pen"}}); id != "stale" || fmt.Sprint(v) != fmt.Sprint(want) {
+			t.Errorf("All yielded %s: %+v; want stale: %+v", id, v, want)
+		}
+	}
+	if n != 1 || !errors.Is(errf(), typedstore.ErrCorrupt) {
+		t.Errorf("All yielded %d sessions, error %v; want 1, and the bad one reported corrupt", n, errf())
+	}
+	if got, _ := mr.Get("sess:stale"); got != old {
+		t.Errorf("stored %s after All; want it left as %s", got, old)
+	}
+}
