@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -25,7 +26,7 @@ func TestInteropNodeKeepsExpressMembers(t *testing.T) {
 	node := startNode(t, addr, prefix)
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { client.Close() })
-	store, err := typedstore.New(client, typedstore.Options[nodeSession]{Prefix: prefix})
+	store, err := typedstore.New(client, typedstore.Options[nodeSession]{Prefix: prefix, Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,5 +80,10 @@ func TestInteropNodeKeepsExpressMembers(t *testing.T) {
 	}
 	if string(after["counter"]) != "2" || string(after["name"]) != `"go"` {
 		t.Errorf("Express reads counter %s, name %s; want Go's 2, \"go\"", after["counter"], after["name"])
+	}
+	// And the version the Go save recorded survives an Express save.
+	getView(t, node.url, "/visit", c)
+	if raw := client.Get(context.Background(), prefix+idOf(t, c)).Val(); !strings.Contains(raw, `"schemaVersion":1`) {
+		t.Errorf("stored after an Express save: %s; want the version member kept", raw)
 	}
 }
