@@ -131,51 +131,59 @@ func asciiFold(lower string, name []byte) bool {
 // well-formed object. It allocates only when it finds some.
 func (s *Set) Unknown(data []byte) []byte {
 	var out []byte
+	ok := walk(data, func(name, member, value []byte) {
+		if s.has(name) {
+			return
+		}
+		if out != nil {
+			out = append(out, ',')
+		}
+		out = append(append(append(out, member...), ':'), value...)
+	})
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+// walk calls fn with each member of the JSON object data: its name (raw,
+// between its quotes), the member's name with its quotes, and its value, as
+// they stand in data. It reports whether data is a well-formed object.
+func walk(data []byte, fn func(name, member, value []byte)) bool {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return nil
+		return false
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return nil
+		return skipSpace(data, i+1) == len(data)
 	}
 	for {
 		start := i
 		end, ok := skipString(data, i)
 		if !ok {
-			return nil
+			return false
 		}
-		name := data[start+1 : end-1]
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
-			return nil
+			return false
 		}
 		value := skipSpace(data, i+1)
 		if i, ok = skipValue(data, value); !ok {
-			return nil
+			return false
 		}
-		if !s.has(name) {
-			if out != nil {
-				out = append(out, ',')
-			}
-			out = append(out, data[start:end]...)
-			out = append(out, ':')
-			out = append(out, data[value:i]...)
-		}
+		fn(data[start+1:end-1], data[start:end], data[value:i])
 		i = skipSpace(data, i)
 		if i >= len(data) {
-			return nil
+			return false
 		}
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
 		case '}':
-			if skipSpace(data, i+1) != len(data) {
-				return nil
-			}
-			return out
+			return skipSpace(data, i+1) == len(data)
 		default:
-			return nil
+			return false
 		}
 	}
 }
@@ -286,44 +294,14 @@ func (s *Set) Declares(name string) bool { return s.has([]byte(name)) }
 // of the JSON object data, as it stands in data, or nil when data has none
 // or is not a well-formed object.
 func Member(data []byte, name string) []byte {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return nil
-	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return nil
-	}
 	var found []byte
-	for {
-		start := i
-		end, ok := skipString(data, i)
-		if !ok {
-			return nil
-		}
-		key := data[start+1 : end-1]
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return nil
-		}
-		value := skipSpace(data, i+1)
-		if i, ok = skipValue(data, value); !ok {
-			return nil
-		}
+	ok := walk(data, func(key, _, value []byte) {
 		if string(key) == name {
-			found = data[value:i] // the last one wins, as in the decoder
+			found = value // the last one wins, as in the decoder
 		}
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return nil
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return found
-		default:
-			return nil
-		}
+	})
+	if !ok {
+		return nil
 	}
+	return found
 }
