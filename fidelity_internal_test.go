@@ -1,7 +1,6 @@
 package typedstore
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 )
@@ -12,13 +11,6 @@ type benchFidelitySession struct {
 	Name   string   `json:"name,omitempty"`
 	Cart   []string `json:"cart,omitempty"`
 }
-
-// otherJSON is JSON through encoding/json: a codec other than JSONCodec,
-// for which the store keeps no unknown members.
-type otherJSON[T any] struct{}
-
-func (otherJSON[T]) Encode(v T) ([]byte, error)     { return json.Marshal(v) }
-func (otherJSON[T]) Decode(data []byte, v *T) error { return json.Unmarshal(data, v) }
 
 // BenchmarkFidelity measures what keeping unknown members costs a load and
 // a save (decode, find the unknown members, encode with them) without the

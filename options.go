@@ -201,7 +201,7 @@ func (o *Options[T]) validate() error {
 	}
 	for n := range o.Migrations {
 		if n < 0 || n >= o.Version {
-			return fmt.Errorf("Migrations[%d]: a migration goes from a version from 0 to Version-1 (%d) to the next", n, o.Version-1)
+			return fmt.Errorf("a migration from version %d: Migrations go from versions 0 to Version-1 (%d) to the next", n, o.Version-1)
 		}
 	}
 	d := o.withDefaults()
