@@ -105,7 +105,9 @@ func (s *Store[T]) Client() redis.UniversalClient { return s.client }
 
 // Get returns the session stored under id. It returns an error wrapping
 // [ErrNotFound] when there is none (never written, deleted or expired), and
-// one wrapping a [*CorruptError] when the stored value cannot be decoded.
+// one wrapping a [*CorruptError] when the stored value cannot be decoded
+// (see [Options.OnDecodeError]). A session stored in an older version is
+// migrated and written back, once, in the same call (see [Options.Version]).
 func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 	const op = "get"
 	var v T
