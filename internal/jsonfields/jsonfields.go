@@ -6,8 +6,9 @@
 // The names a type declares follow encoding/json's rules, which
 // github.com/goccy/go-json shares: exported fields, named by their tag or
 // their Go name, untagged embedded structs flattened, "-" skipped; a member
-// whose name matches a declared one without regard to ASCII case is
-// declared too, since the decoder reads it into that field.
+// whose name matches a declared one without regard to case (Unicode simple
+// folding: "ſ" is "s", "K" the Kelvin sign is "k") is declared too, since
+// the decoder reads it into that field.
 package jsonfields
 
 import (
@@ -21,7 +22,7 @@ import (
 // Set is the set of top-level member names a struct type declares.
 type Set struct {
 	exact map[string]struct{}
-	lower []string // the names with ASCII letters in lower case
+	lower []string // the names in lower case, for the case-insensitive match
 }
 
 var (
@@ -99,30 +100,11 @@ func (s *Set) has(name []byte) bool {
 		}
 	}
 	for _, l := range s.lower {
-		if asciiFold(l, name) {
+		if strings.EqualFold(l, string(name)) {
 			return true
 		}
 	}
 	return false
-}
-
-// asciiFold reports whether name, folded to lower case in ASCII, is lower:
-// the match of github.com/goccy/go-json's decoder, which folds ASCII
-// letters only (so "ſ" is not "s", as it would be to encoding/json).
-func asciiFold(lower string, name []byte) bool {
-	if len(lower) != len(name) {
-		return false
-	}
-	for i := range len(name) {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Unknown returns the members of the JSON object data whose names s does
@@ -298,6 +280,32 @@ func Member(data []byte, name string) []byte {
 	ok := walk(data, func(key, _, value []byte) {
 		if string(key) == name {
 			found = value // the last one wins, as in the decoder
+		}
+	})
+	if !ok {
+		return nil
+	}
+	return found
+}
+
+// Lookup returns the value of the top-level member of the JSON object data
+// that the decoder would read into a field named name (the exact name, or
+// one equal to it without regard to case, escapes decoded), as it stands in
+// data; nil when there is none or data is not a well-formed object. Of
+// several, the last wins, as in the decoder.
+func Lookup(data []byte, name string) []byte {
+	var found []byte
+	ok := walk(data, func(key, _, value []byte) {
+		k := string(key)
+		if strings.IndexByte(k, '\\') >= 0 {
+			var str string
+			if json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &str) != nil {
+				return
+			}
+			k = str
+		}
+		if k == name || strings.EqualFold(k, name) {
+			found = value
 		}
 	})
 	if !ok {
