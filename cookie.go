@@ -117,3 +117,24 @@ func checkCookieTag[T any]() error {
 	}
 	return nil
 }
+
+// checkPointerEmbeds reports a T that embeds a pointer to Cookie, Lifetime
+// or Extra: their methods would reach through a nil pointer, in the store
+// and in the middleware, so they must be embedded as values.
+func checkPointerEmbeds[T any]() error {
+	t := reflect.TypeFor[T]()
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.Anonymous || f.Type.Kind() != reflect.Pointer {
+			continue
+		}
+		switch f.Type.Elem() {
+		case reflect.TypeFor[Cookie](), reflect.TypeFor[Lifetime](), reflect.TypeFor[Extra]():
+			return fmt.Errorf("%v embeds %v: embed typedstore.%s itself, not a pointer to it", t, f.Type, f.Type.Elem().Name())
+		}
+	}
+	return nil
+}

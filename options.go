@@ -208,6 +208,9 @@ func (o *Options[T]) validate() error {
 	if o.Owner != nil && (strings.HasPrefix(d.OwnerPrefix, d.Prefix) || strings.HasPrefix(d.Prefix, d.OwnerPrefix)) {
 		return fmt.Errorf("OwnerPrefix %q and Prefix %q overlap: neither may begin with the other, or index keys would be taken for sessions", d.OwnerPrefix, d.Prefix)
 	}
+	if err := checkPointerEmbeds[T](); err != nil {
+		return err
+	}
 	if _, json := o.Codec.(JSONCodec[T]); o.Codec == nil || json {
 		// Only the JSON codec reads the tag; another codec decides the
 		// stored shape itself.

@@ -53,3 +53,29 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("TTL = %v; want about 86400s", ttl)
 	}
 }
+
+// New refuses a T that embeds a pointer to Cookie, Lifetime or Extra, whose
+// methods would reach through a nil pointer.
+func TestNewRejectsPointerEmbeds(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { client.Close() })
+	type withCookie struct {
+		*typedstore.Cookie `json:"cookie"`
+	}
+	type withLifetime struct {
+		*typedstore.Lifetime `json:"lifetime"`
+	}
+	type withExtra struct {
+		*typedstore.Extra
+		N int `json:"n"`
+	}
+	for name, err := range map[string]error{
+		"*Cookie":   newErr(client, typedstore.Options[withCookie]{}),
+		"*Lifetime": newErr(client, typedstore.Options[withLifetime]{}),
+		"*Extra":    newErr(client, typedstore.Options[withExtra]{}),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "not a pointer") {
+			t.Errorf("%s: New = %v; want an error saying to embed the value", name, err)
+		}
+	}
+}
