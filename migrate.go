@@ -29,8 +29,9 @@ type MigrateReport struct {
 	// between Migrate's read and its write: theirs stands, and is in the
 	// current shape if that writer is.
 	Changed int
-	// Failed is the number of sessions that cannot be decoded or migrated.
-	// Errors holds the first hundred of them, each wrapping a
+	// Failed is the number of sessions that cannot be decoded, migrated or
+	// encoded again (within MaxSize), in the current version as in older
+	// ones. Errors holds the first hundred of them, each wrapping a
 	// [*CorruptError] that carries the session's id.
 	Failed int
 	Errors []error
@@ -44,8 +45,8 @@ type MigrateReport struct {
 // session stored in an older version through [Options.Migrations] and
 // writes it back with the compare-and-set of a migrating read, which keeps
 // its time to live and leaves alone a session changed meanwhile. Sessions
-// already in the current version, or stored by a newer program, are only
-// counted.
+// already in the current version, or stored by a newer program, are
+// decoded, to report those that cannot be, and counted.
 //
 // A Migrate that is interrupted (ctx done, a Redis error) returns what it
 // did so far with the error; run it again to resume: what it migrated is
@@ -76,21 +77,21 @@ func (s *Store[T]) Migrate(ctx context.Context, opts MigrateOptions) (MigrateRep
 				}
 			}
 			r.Versions[ver]++
-			if s.opts.Version == 0 || ver >= s.opts.Version {
-				continue
-			}
-			v, unknown, _, err := s.decodeStored(op, id, data)
+			v, unknown, stale, err := s.decodeStored(op, id, data)
 			if err != nil {
 				r.fail(err)
 				continue
 			}
-			if opts.DryRun {
-				r.Migrated++
+			if !stale {
 				continue
 			}
 			next, err := s.encode(op, v, unknown)
 			if err != nil {
-				r.fail(err)
+				r.fail(opErr(op, &CorruptError{ID: id, Err: err}))
+				continue
+			}
+			if opts.DryRun {
+				r.Migrated++
 				continue
 			}
 			n, err := upgradeScript.Run(ctx, s.client, []string{key}, data, next).Int()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,33 @@ func TestMigrateResumes(t *testing.T) {
 	second, err := s.Migrate(ctx, typedstore.MigrateOptions{})
 	if err != nil || first.Migrated+second.Migrated != 100 {
 		t.Errorf("the second run migrated %d (%v) after %d; want the remaining %d", second.Migrated, err, first.Migrated, 100-first.Migrated)
+	}
+}
+
+// A dry run finds every session that the run would fail on: one whose
+// migrated shape is over MaxSize, and one in the current version that does
+// not decode; each failure carries the id, and no message holds it.
+func TestMigrateReportsEveryFailure(t *testing.T) {
+	grow := func([]byte) ([]byte, error) { return []byte(`{"first":"` + strings.Repeat("x", 2000) + `"}`), nil }
+	mr, _, s := newMini(t, typedstore.Options[shapeV2]{Version: 2, MaxSize: 1000, Migrations: map[int]func([]byte) ([]byte, error){1: grow}})
+	mr.Set("sess:grows-too-large", `{"schemaVersion":1,"name":"A B"}`)
+	mr.Set("sess:current-but-bad", `{"schemaVersion":2,"first":42}`)
+	for _, dry := range []bool{true, false} {
+		r, err := s.Migrate(t.Context(), typedstore.MigrateOptions{DryRun: dry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Failed != 2 || r.Migrated != 0 {
+			t.Errorf("dry run %v: %d failed, %d migrated; want 2, 0", dry, r.Failed, r.Migrated)
+		}
+		for _, err := range r.Errors {
+			var ce *typedstore.CorruptError
+			if !errors.As(err, &ce) || (ce.ID != "grows-too-large" && ce.ID != "current-but-bad") {
+				t.Errorf("dry run %v: failure %v; want a *CorruptError with the id", dry, err)
+			}
+			if strings.Contains(err.Error(), "grows-too-large") || strings.Contains(err.Error(), "current-but-bad") {
+				t.Errorf("dry run %v: message %q holds the id", dry, err)
+			}
+		}
 	}
 }
