@@ -491,6 +491,8 @@ func (m *Manager[T]) validate() error {
 		return fmt.Errorf("IdleTimeout and Lifetime need %v to embed typedstore.Cookie `json:\"cookie\"`, which carries each session's expiry to the store", reflect.TypeFor[T]())
 	case (opts.Lifetime > 0 || opts.RenewAfter > 0) && !m.lifer:
 		return fmt.Errorf("options Lifetime and RenewAfter need %v to embed typedstore.Lifetime, which stores when each session began and when its id was issued", reflect.TypeFor[T]())
+	case opts.IdleTimeout > 0 && m.store.DisableTouch:
+		return errors.New("IdleTimeout resets each session's expiry at every request, which the store's DisableTouch forbids")
 	case m.policy() && m.store.TTLFunc:
 		return errors.New("IdleTimeout and Lifetime set each session's expiry, which the store's TTLFunc would override")
 	case opts.RenewAfter > 0 && m.store.ForwardErr != nil:

@@ -381,6 +381,7 @@ func TestNewValidatesLifetimeOptions(t *testing.T) {
 	_, full := newStore(t, typedstore.Options[lsess]{})
 	_, ttlFunc := newStore(t, typedstore.Options[lsess]{TTLFunc: func(lsess) time.Duration { return time.Hour }})
 	_, renamed := newStore(t, typedstore.Options[lsess]{Prefix: "renewed:"})
+	_, noTouch := newStore(t, typedstore.Options[lsess]{DisableTouch: true})
 	type plain struct {
 		N int `json:"n"`
 	}
@@ -400,6 +401,7 @@ func TestNewValidatesLifetimeOptions(t *testing.T) {
 		{"RenewAfter without Lifetime", newWith(cookieOnly, httpsession.Options{RenewAfter: time.Hour}), "embed typedstore.Lifetime"},
 		{"TTLFunc", newWith(ttlFunc, httpsession.Options{Lifetime: time.Hour}), "TTLFunc would override"},
 		{"renewed ids under the prefix", newWith(renamed, httpsession.Options{RenewAfter: time.Hour}), "overlap"},
+		{"IdleTimeout on a store without touches", newWith(noTouch, httpsession.Options{IdleTimeout: time.Hour}), "DisableTouch"},
 	}
 	for _, tt := range tests {
 		err := tt.new()
