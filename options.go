@@ -152,8 +152,9 @@ type Options[T any] struct {
 	// not declare VersionKey. Default 0: no versions, no migrations.
 	Version int
 
-	// VersionKey is the top-level member that holds a session's version.
-	// Default DefaultVersionKey ("schemaVersion"). It requires Version.
+	// VersionKey is the top-level member that holds a session's version:
+	// printable ASCII without quotes or backslashes. Default
+	// DefaultVersionKey ("schemaVersion"). It requires Version.
 	VersionKey string
 
 	// Migrations bring sessions stored in older shapes up to date (see
@@ -198,6 +199,11 @@ func (o *Options[T]) validate() error {
 		return fmt.Errorf("negative Version %d", o.Version)
 	case o.Version == 0 && (o.VersionKey != "" || o.Migrations != nil):
 		return errors.New("VersionKey and Migrations need Version, the version of the shape of T that the store writes")
+	}
+	for _, c := range []byte(o.VersionKey) {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return fmt.Errorf("VersionKey %q: use printable ASCII without quotes or backslashes, which JSON stores as they are", o.VersionKey)
+		}
 	}
 	for n := range o.Migrations {
 		if n < 0 || n >= o.Version {

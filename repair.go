@@ -23,9 +23,11 @@ const (
 	// DecodeDelete deletes the stored value and reports the session as
 	// missing.
 	DecodeDelete
-	// DecodeRepair uses the value that OnDecodeError returns, and writes it
-	// back as a migrated session is written back: once, by compare-and-set,
-	// keeping the time to live.
+	// DecodeRepair uses the value that OnDecodeError returns, with the
+	// stored members that T does not declare, and writes it back: from Get
+	// and GetAndExtend as a migrated session is written back (once, by
+	// compare-and-set, keeping the time to live), from Update as Update
+	// writes.
 	DecodeRepair
 )
 
@@ -49,10 +51,17 @@ func (s *Store[T]) decodeOrRepair(ctx context.Context, op, id, key string, data 
 		}
 		return v, nil, false, notFoundErr(op)
 	case DecodeRepair:
+		// What the stored value holds beside T's members is kept, as for
+		// any write of a session read first, and so is a newer version.
+		unknown = nil
 		if s.fields != nil {
-			unknown = nil
-			if !s.carrier {
-				unknown = s.fields.Unknown(data)
+			unknown = s.fields.Unknown(data)
+			if ver, verr := s.versionOf(data); verr == nil && s.opts.Version > 0 && ver > s.opts.Version {
+				unknown = joinMembers(s.versionMember(ver), unknown)
+			}
+			if s.carrier {
+				any(&repaired).(ExtraCarrier).SessionExtra().members = unknown
+				unknown = nil
 			}
 		}
 		return repaired, unknown, true, nil

@@ -66,3 +66,37 @@ func TestOnDecodeError(t *testing.T) {
 		}
 	}
 }
+
+// A repaired session keeps what the stored value holds beside the type's
+// members, with or without an Extra, and a newer program's version.
+func TestRepairKeepsUnknownMembersAndNewerVersions(t *testing.T) {
+	const stored = `{"schemaVersion":5,"userId":"x","passport":{"user":"7"}}`
+	repair := func([]byte, error) (session, typedstore.DecodeAction) {
+		return session{UserID: 9}, typedstore.DecodeRepair
+	}
+	repairExtra := func([]byte, error) (withExtra, typedstore.DecodeAction) {
+		return withExtra{UserID: 9}, typedstore.DecodeRepair
+	}
+	mr, _, plain := newMini(t, typedstore.Options[session]{Version: 1, OnDecodeError: repair})
+	mr.Set("sess:k", stored)
+	if _, err := plain.Get(t.Context(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := mr.Get("sess:k")
+	for _, want := range []string{`"passport":{"user":"7"}`, `"schemaVersion":5`, `"userId":9`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("repaired %s; want %s in it", got, want)
+		}
+	}
+	mr2, _, extra2 := newMini(t, typedstore.Options[withExtra]{Version: 1, OnDecodeError: repairExtra})
+	mr2.Set("sess:k", stored)
+	if _, err := extra2.Get(t.Context(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = mr2.Get("sess:k")
+	for _, want := range []string{`"passport":{"user":"7"}`, `"schemaVersion":5`, `"userId":9`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("repaired with Extra %s; want %s in it", got, want)
+		}
+	}
+}

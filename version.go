@@ -64,8 +64,10 @@ func (s *Store[T]) decodeStored(op, id string, data []byte) (v T, unknown []byte
 // versionOf returns the version data was stored with: the integer in its
 // version member, or 0 when it has none.
 func (s *Store[T]) versionOf(data []byte) (int, error) {
-	raw := jsonfields.Member(data, s.opts.VersionKey)
-	if raw == nil || string(raw) == "null" {
+	// Found as the decoder would find a member of that name, since the
+	// store declares it (and so never keeps it as unknown) that way.
+	raw := jsonfields.Lookup(data, s.opts.VersionKey)
+	if raw == nil {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(string(raw))

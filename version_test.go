@@ -285,6 +285,8 @@ func TestNewValidatesVersions(t *testing.T) {
 		"declared member":      newErr(client, typedstore.Options[declares]{Version: 1}),
 		"other codec":          newErr(client, typedstore.Options[shapeV3]{Version: 1, Codec: plainJSON[shapeV3]{}}),
 		"not a struct":         newErr(client, typedstore.Options[map[string]any]{Version: 1}),
+		"key with a quote":     newErr(client, typedstore.Options[shapeV3]{Version: 1, VersionKey: `a"b`}),
+		"key with DEL":         newErr(client, typedstore.Options[shapeV3]{Version: 1, VersionKey: "del\x7f"}),
 	} {
 		if err == nil {
 			t.Errorf("%s: New = nil error; want one", name)
@@ -305,7 +307,8 @@ func newErr[T any](client redis.UniversalClient, opts typedstore.Options[T]) err
 func TestBadVersionsAreCorrupt(t *testing.T) {
 	failing := map[int]func([]byte) ([]byte, error){1: func([]byte) ([]byte, error) { return nil, errors.New("no") }}
 	mr, _, s := newMini(t, typedstore.Options[shapeV3]{Version: 3, Migrations: failing})
-	for _, stored := range []string{`{"schemaVersion":"two"}`, `{"schemaVersion":-1}`, `{"schemaVersion":1.5}`, `{"schemaVersion":1,"name":"x"}`} {
+	for _, stored := range []string{`{"schemaVersion":"two"}`, `{"schemaVersion":-1}`, `{"schemaVersion":1.5}`, `{"schemaVersion":null}`,
+		`{"SchemaVersion":"x"}`, `{"schema\u0056ersion":true}`, `{"schemaVersion":1,"name":"x"}`} {
 		mr.Set("sess:k", stored)
 		_, err := s.Get(t.Context(), "k")
 		var ce *typedstore.CorruptError
@@ -339,5 +342,25 @@ func TestAllMigratesWithoutWriting(t *testing.T) {
 	}
 	if got, _ := mr.Get("sess:stale"); got != old {
 		t.Errorf("stored %s after All; want it left as %s", got, old)
+	}
+}
+
+// The version member is found as the decoder finds members, case and
+// escapes aside: a session of the current version under another spelling
+// is not migrated again.
+func TestVersionMemberIsFoundAsTheDecoderFindsIt(t *testing.T) {
+	runs := 0
+	count := map[int]func([]byte) ([]byte, error){0: func(b []byte) ([]byte, error) { runs++; return b, nil }}
+	mr, _, s := newMini(t, typedstore.Options[shapeV3]{Version: 1, Migrations: count})
+	for _, stored := range []string{`{"SchemaVersion":1,"first":"a"}`, `{"schema\u0056ersion":1,"first":"a"}`} {
+		mr.Set("sess:k", stored)
+		for range 2 {
+			if _, err := s.Get(t.Context(), "k"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if runs != 0 {
+		t.Errorf("the migration from version 0 ran %d times on sessions of version 1; want 0", runs)
 	}
 }

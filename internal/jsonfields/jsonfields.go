@@ -272,22 +272,6 @@ func (s *Set) Declare(name string) {
 // Declares reports whether s declares name, as the decoder would match it.
 func (s *Set) Declares(name string) bool { return s.has([]byte(name)) }
 
-// Member returns the value of the top-level member name (exactly that name)
-// of the JSON object data, as it stands in data, or nil when data has none
-// or is not a well-formed object.
-func Member(data []byte, name string) []byte {
-	var found []byte
-	ok := walk(data, func(key, _, value []byte) {
-		if string(key) == name {
-			found = value // the last one wins, as in the decoder
-		}
-	})
-	if !ok {
-		return nil
-	}
-	return found
-}
-
 // Lookup returns the value of the top-level member of the JSON object data
 // that the decoder would read into a field named name (the exact name, or
 // one equal to it without regard to case, escapes decoded), as it stands in

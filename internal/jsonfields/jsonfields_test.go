@@ -189,19 +189,20 @@ func BenchmarkUnknown(b *testing.B) {
 	}
 }
 
-func TestMember(t *testing.T) {
+func TestLookup(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"v":2,"a":1}`, `2`},
 		{`{"a":{"v":9},"v" : "x" }`, `"x"`},
 		{`{"v":1,"v":3}`, `3`},
-		{`{"V":2}`, ``},
+		{`{"V":2}`, `2`},
+		{`{"\u0076":4}`, `4`},
 		{`{}`, ``},
 		{`{"v":`, ``},
 		{`[1]`, ``},
 	}
 	for _, tt := range tests {
-		if got := string(Member([]byte(tt.in), "v")); got != tt.want {
-			t.Errorf("Member(%s, v) = %s; want %s", tt.in, got, tt.want)
+		if got := string(Lookup([]byte(tt.in), "v")); got != tt.want {
+			t.Errorf("Lookup(%s, v) = %s; want %s", tt.in, got, tt.want)
 		}
 	}
 }
