@@ -50,8 +50,9 @@ func (m *Manager[T]) policy() bool { return m.opts.IdleTimeout > 0 || m.opts.Lif
 // when neither bounds the session, which then lives for the store's TTL.
 func (m *Manager[T]) ends(now time.Time, maxAge *int64, start int64) *time.Time {
 	idle := m.opts.IdleTimeout
-	if maxAge != nil {
-		if ma := time.Duration(*maxAge) * time.Millisecond; idle == 0 || ma < idle {
+	if maxAge != nil && *maxAge > 0 { // an Express app may store 0 or less: no max-age then
+		ma := time.Duration(min(*maxAge, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
+		if idle == 0 || ma < idle {
 			idle = ma
 		}
 	}

@@ -2,6 +2,7 @@ package httpsession_test
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -439,4 +440,23 @@ func TestFastForwardEndsIdleSessions(t *testing.T) {
 		t.Errorf("after FastForward past IdleTimeout: %q; want a new session", res.body)
 	}
 	e.noErrors()
+}
+
+// A stored max-age that an Express app could write but that means nothing
+// (0, negative, past what a duration holds) does not switch the idle
+// timeout off.
+func TestOddStoredMaxAgeKeepsIdleTimeout(t *testing.T) {
+	for _, ms := range []int64{0, -1000, math.MaxInt64} {
+		e := newLifeEnv(t, httpsession.Options{IdleTimeout: 30 * time.Minute}, typedstore.Options[lsess]{})
+		exp := e.clock.Now().Add(time.Hour).UTC()
+		if err := e.store.Set(t.Context(), "odd", lsess{Cookie: typedstore.Cookie{OriginalMaxAge: &ms, ExpiresAt: &exp, Path: "/", HTTPOnly: true}, Counter: 1}); err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("GET", "/incr", nil)
+		req.AddCookie(signedCookie("odd", secret))
+		e.h.ServeHTTP(httptest.NewRecorder(), req)
+		if got := e.pttl("odd"); got != 30*time.Minute {
+			t.Errorf("originalMaxAge %d: time to live %v after a request; want the idle timeout, 30m", ms, got)
+		}
+	}
 }
