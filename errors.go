@@ -52,7 +52,9 @@ var (
 
 // CorruptError reports a stored session that the codec could not decode.
 // errors.Is(err, ErrCorrupt) reports true for it. The stored bytes are left
-// untouched: the store never overwrites or deletes a value it cannot read.
+// as they are: the store overwrites or deletes a value it cannot read only
+// when [Options.OnDecodeError] says so (a GetAndExtend that finds one has
+// already reset its time to live, in the same command that read it).
 //
 // Its message shows only a hint of the id, since an id is a credential; ID
 // holds the whole of it.

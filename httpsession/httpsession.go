@@ -123,7 +123,7 @@
 // Redis client's own timeouts. A stored session that cannot be decoded is
 // handled as [Options.OnCorrupt] says: by default, logged and replaced by a
 // new session under a new id; the corrupt value is left for its time to live
-// to remove.
+// to remove (a load with GETEX has reset that time to live as it read it).
 //
 // # The cookie inside the session
 //
@@ -216,8 +216,9 @@ type CorruptPolicy int
 
 const (
 	// CorruptNew, the default, logs a warning and gives the request a new
-	// session under a new id. The corrupt value stays in Redis, untouched,
-	// until its time to live runs out, so it can be examined.
+	// session under a new id. The corrupt value stays in Redis until its time
+	// to live runs out, so it can be examined; a load with GETEX (MaxAge or
+	// IdleTimeout set) resets that time to live as it reads the value.
 	CorruptNew CorruptPolicy = iota
 	// CorruptDelete logs a warning, deletes the corrupt value and gives the
 	// request a new session under a new id.
