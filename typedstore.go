@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,9 @@ type Store[T any] struct {
 	// otherwise. carrier reports whether *T keeps them itself, in an Extra.
 	fields  *jsonfields.Set
 	carrier bool
+	// versionName is `"VersionKey":`, and ownVersion the member that
+	// records Options.Version, under Options.Version.
+	versionName, ownVersion []byte
 }
 
 // New returns a Store on client. It validates opts and fills in the
@@ -74,6 +78,8 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 			return nil, fmt.Errorf("typedstore: New: %v declares the member %q, which the store keeps the version in: set Options.VersionKey to another name", reflect.TypeFor[T](), s.opts.VersionKey)
 		}
 		s.fields.Declare(s.opts.VersionKey)
+		s.versionName = append(strconv.AppendQuote(nil, s.opts.VersionKey), ':')
+		s.ownVersion = s.versionMember(s.opts.Version)
 	}
 	if opts.Owner != nil {
 		s.seen = horizon.New()
@@ -109,27 +115,8 @@ func (s *Store[T]) Client() redis.UniversalClient { return s.client }
 // (see [Options.OnDecodeError]). A session stored in an older version is
 // migrated and written back, once, in the same call (see [Options.Version]).
 func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
-	const op = "get"
-	var v T
-	key, err := s.begin(ctx, op, id)
-	if err != nil {
-		return v, err
-	}
-	data, err := s.bytes(ctx, "get", key)
-	if err != nil {
-		return v, s.readErr(ctx, op, id, err)
-	}
-	v, unknown, stale, err := s.decodeOrRepair(ctx, op, id, key, data)
-	if stale && err == nil {
-		s.upgrade(ctx, key, data, v, unknown)
-	}
+	v, _, err := s.getAndExtend(ctx, id, 0)
 	return v, err
-}
-
-// load is Get, or GetAndExtend when ttl > 0, for package httpsession: it
-// also returns the stored members that T does not declare, for the save.
-func (s *Store[T]) load(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
-	return s.getAndExtend(ctx, id, ttl)
 }
 
 // GetAndExtend returns the session stored under id, as [Store.Get] does, and
@@ -144,8 +131,9 @@ func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duratio
 	return v, err
 }
 
-// getAndExtend is GetAndExtend; it also returns the stored members that T
-// does not declare (see decodeStored).
+// getAndExtend is GetAndExtend, and Get when ttl ≤ 0; it also returns the
+// stored members that T does not declare (see decodeStored), for the save
+// of package httpsession.
 func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
 	op := "get and extend"
 	if ttl <= 0 || s.opts.DisableTTL || s.opts.DisableTouch {
@@ -494,7 +482,7 @@ func (s *Store[T]) internals() any {
 		Encode:       s.opts.Codec.Encode,
 		Unlink:       s.unlink,
 		Owner:        s.opts.Owner,
-		Load:         s.load,
+		Load:         s.getAndExtend,
 		Write:        s.writeFor,
 		Forward:      s.forward,
 		Forwarded:    s.forwarded,

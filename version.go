@@ -79,20 +79,17 @@ func (s *Store[T]) versionOf(data []byte) (int, error) {
 
 // versionMember returns the member that records version n.
 func (s *Store[T]) versionMember(n int) []byte {
-	return strconv.AppendInt(append(strconv.AppendQuote(nil, s.opts.VersionKey), ':'), int64(n), 10)
+	return strconv.AppendInt(append([]byte(nil), s.versionName...), int64(n), 10)
 }
 
 // withVersion returns the members to write with a session: members, with
 // the store's version in front unless they hold a newer one (which
 // decodeStored puts in front).
 func (s *Store[T]) withVersion(members []byte) []byte {
-	if s.opts.Version == 0 {
+	if s.opts.Version == 0 || bytes.HasPrefix(members, s.versionName) {
 		return members
 	}
-	if bytes.HasPrefix(members, append(strconv.AppendQuote(nil, s.opts.VersionKey), ':')) {
-		return members
-	}
-	return joinMembers(s.versionMember(s.opts.Version), members)
+	return joinMembers(s.ownVersion, members)
 }
 
 // joinMembers returns a and b, members as jsonfields.Unknown returns them,

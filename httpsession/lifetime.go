@@ -144,10 +144,7 @@ func (s *Session[T]) setEndCookie(h http.Header, allowed bool) {
 	m := s.m
 	name := m.name + endSuffix
 	had, _ := s.r.Cookie(name)
-	c := &http.Cookie{
-		Name: name, Path: s.cookie.Path, Domain: s.cookie.Domain, HttpOnly: s.cookie.HTTPOnly,
-		Secure: s.cookie.Secure, SameSite: m.sameSite, Partitioned: s.cookie.Partitioned,
-	}
+	c := s.attrCookie(name)
 	exp := s.cookie.ExpiresAt
 	switch {
 	case allowed && s.stored && !s.gone && exp != nil:
@@ -158,7 +155,7 @@ func (s *Session[T]) setEndCookie(h http.Header, allowed bool) {
 		}
 		if s.cookie.OriginalMaxAge != nil {
 			c.Expires = exp.Add(endRetention)
-			c.MaxAge = max(int(math.Ceil(clock.Until(c.Expires).Seconds())), 1)
+			c.MaxAge = maxAgeUntil(c.Expires)
 		}
 	case had != nil:
 		c.MaxAge, c.Expires = -1, time.Unix(0, 0)

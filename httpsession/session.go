@@ -537,9 +537,19 @@ func (s *Session[T]) extendedEnough() bool {
 
 // httpCookie returns the session's cookie, signed with the first secret.
 func (s *Session[T]) httpCookie() *http.Cookie {
-	c := &http.Cookie{
-		Name:        s.m.name,
-		Value:       encodeCookieValue(s.id, s.m.secrets[0]),
+	c := s.attrCookie(s.m.name)
+	c.Value = encodeCookieValue(s.id, s.m.secrets[0])
+	if exp := s.cookie.ExpiresAt; exp != nil && s.persistent() {
+		c.Expires, c.MaxAge = *exp, maxAgeUntil(*exp)
+	}
+	return c
+}
+
+// attrCookie returns a cookie named name, with no value, under the
+// attributes of the session's cookie.
+func (s *Session[T]) attrCookie(name string) *http.Cookie {
+	return &http.Cookie{
+		Name:        name,
 		Path:        s.cookie.Path,
 		Domain:      s.cookie.Domain,
 		HttpOnly:    s.cookie.HTTPOnly,
@@ -547,11 +557,12 @@ func (s *Session[T]) httpCookie() *http.Cookie {
 		SameSite:    s.m.sameSite,
 		Partitioned: s.cookie.Partitioned,
 	}
-	if exp := s.cookie.ExpiresAt; exp != nil && s.persistent() {
-		c.Expires = *exp
-		c.MaxAge = max(int(math.Ceil(clock.Until(*exp).Seconds())), 1)
-	}
-	return c
+}
+
+// maxAgeUntil returns the Max-Age, in whole seconds rounded up and at
+// least 1, of a cookie that expires at t.
+func maxAgeUntil(t time.Time) int {
+	return max(int(math.Ceil(clock.Until(t).Seconds())), 1)
 }
 
 func (s *Session[T]) setCookie(h http.Header, c *http.Cookie) {
