@@ -121,8 +121,9 @@ type Options[T any] struct {
 
 	// MaxPerOwner, when positive, caps the number of live sessions an owner
 	// may have: a write that gives an owner more deletes their sessions
-	// that are closest to expiring, which, with one time to live for all,
-	// are the least recently active. It requires Owner. Default 0: no cap.
+	// that are closest to expiring (by the time to live Redis reports),
+	// which, with one time to live for all, are the least recently active.
+	// It requires Owner. Default 0: no cap.
 	MaxPerOwner int
 
 	// OwnerPrefix is prepended to an owner to form the key of their index.

@@ -1,10 +1,13 @@
 package typedstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -265,7 +268,8 @@ func entriesOf(flat []any) []indexEntry {
 // evict enforces MaxPerOwner after a write of session current: of the other
 // entries of owner's index (lowest score first), it drops those whose
 // session is gone or belongs to someone else now, and deletes the owned
-// ones beyond the cap, least recently extended first, then unindexes them.
+// ones beyond the cap, those closest to expiring first, then unindexes
+// them.
 func (s *Store[T]) evict(ctx context.Context, op string, call indexInvocation, entries []indexEntry) error {
 	owner := call.owner
 	others := entries[:0:0]
@@ -278,6 +282,11 @@ func (s *Store[T]) evict(ctx context.Context, op string, call indexInvocation, e
 	if err != nil {
 		return err
 	}
+	if len(live)+1 > s.opts.MaxPerOwner {
+		if live, stale, err = s.byExpiry(ctx, op, live, stale); err != nil {
+			return err
+		}
+	}
 	excess := len(live) + 1 - s.opts.MaxPerOwner
 	victims := make([]indexEntry, 0, max(excess, 0))
 	keys := make([]string, 0, max(excess, 0))
@@ -289,6 +298,40 @@ func (s *Store[T]) evict(ctx context.Context, op string, call indexInvocation, e
 		return s.wrapErr(ctx, op+": evict", err)
 	}
 	return s.unindex(ctx, op, owner, append(victims, stale...))
+}
+
+// byExpiry sorts live by the time to live each session has left, as Redis
+// reports it in one round trip, shortest first: an entry's score can lag
+// behind its session's expiry by up to the index slack, so it does not tell
+// the order. A session gone since resolve moves to stale; one that does not
+// expire sorts last.
+func (s *Store[T]) byExpiry(ctx context.Context, op string, live []liveEntry[T], stale []indexEntry) ([]liveEntry[T], []indexEntry, error) {
+	cmds := make([]*redis.DurationCmd, len(live))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, e := range live {
+			cmds[i] = p.PTTL(ctx, s.opts.Prefix+e.id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, s.wrapErr(ctx, op+": evict: pttl", err)
+	}
+	left := make(map[string]time.Duration, len(live))
+	kept := live[:0]
+	for i, e := range live {
+		switch d := cmds[i].Val(); {
+		case d == -2: // gone
+			stale = append(stale, e.indexEntry)
+			continue
+		case d < 0: // no expiry
+			left[e.id] = math.MaxInt64
+		default:
+			left[e.id] = d
+		}
+		kept = append(kept, e)
+	}
+	slices.SortStableFunc(kept, func(a, b liveEntry[T]) int { return cmp.Compare(left[a.id], left[b.id]) })
+	return kept, stale, nil
 }
 
 // liveEntry is a session found through an owner's index.

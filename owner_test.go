@@ -237,6 +237,42 @@ func TestMaxPerOwner(t *testing.T) {
 	}
 }
 
+// The cap deletes the session closest to expiring even when a load
+// extended it without writing the index, whose entry then still holds the
+// earlier expiry.
+func TestMaxPerOwnerEvictsClosestToExpiring(t *testing.T) {
+	for _, extend := range []string{"GetAndExtend", "Touch"} {
+		t.Run(extend, func(t *testing.T) {
+			mr := miniredis.RunT(t)
+			client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+			t.Cleanup(func() { client.Close() })
+			fake := clock.NewFake(time.Now())
+			clock.Set(t, fake.Now)
+			advance := func(d time.Duration) { fake.Advance(d); mr.FastForward(d) }
+			const ttl = 100 * time.Minute // index slack: 25 minutes
+			s := ownedStore(t, client, typedstore.Options[session]{TTL: ttl, MaxPerOwner: 2})
+			ctx := context.Background()
+			mustSet(t, s, "a", "alice") // expires at 100
+			advance(10 * time.Minute)
+			mustSet(t, s, "b", "alice") // expires at 110
+			advance(10 * time.Minute)
+			var err error // a now expires at 120, its entry still covers it
+			if extend == "Touch" {
+				err = s.Touch(ctx, "a", session{Name: "alice"})
+			} else {
+				_, err = s.GetAndExtend(ctx, "a", ttl)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustSet(t, s, "c", "alice")
+			if got, want := owned(t, s, "alice"), []string{"a", "c"}; !slices.Equal(got, want) {
+				t.Fatalf("alice's sessions = %q; want %q: b expired first", got, want)
+			}
+		})
+	}
+}
+
 func TestOwnerBadInput(t *testing.T) {
 	_, client, plain := newMini(t, typedstore.Options[session]{})
 	ctx := context.Background()

@@ -1,7 +1,6 @@
 package typedstore_test
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -352,11 +350,15 @@ func ExampleJSONCodec() {
 // run, the owner's index must hold exactly the ids of their live sessions:
 // no entry without a session, no live session missing.
 //
-// All sessions take the store's TTL, so with the clock frozen between steps
-// the cap evicts the sessions last written or extended earliest (ties by
-// id, as Redis orders equal scores). Time moves in steps of 30 units, more
-// than the index's slack of a quarter of the TTL, so every extension after
-// a step writes the index.
+// All sessions take the store's TTL, so the cap must evict the sessions
+// last written or extended earliest. The model knows each session's expiry
+// only to within a span: exactly on miniredis, where time moves only in
+// steps, and between the instants before and after the call that set it on
+// a real server. Among sessions whose spans overlap, either may go, so the
+// model asks Redis which went, and checks that as many went as the cap
+// says and that no session kept surely expires before one deleted. Time
+// moves in steps of 30 units, more than the index's slack of a quarter of
+// the TTL.
 type ownerMachine struct {
 	ctx    context.Context
 	mr     *miniredis.Miniredis // nil against a real server, where time does not move
@@ -372,7 +374,33 @@ type ownerMachine struct {
 type ownedModel struct {
 	owner    string
 	expireAt time.Duration
-	active   time.Duration // virtual time of the last write or extension
+	// expiry holds the instant the session expires at, on the clock that
+	// Redis counts its time to live by: the moment of the last write or
+	// extension on miniredis, the span of the call on a real server.
+	expiry span
+}
+
+// span is an interval of instants, as durations since an origin.
+type span struct{ from, to time.Duration }
+
+// before reports whether a surely ends before b begins.
+func (a span) before(b span) bool { return a.to < b.from }
+
+// started returns the instant an operation starts, on the clock Redis
+// counts time to live by; done, given it, the span of the operation.
+func (m *ownerMachine) started() time.Duration {
+	if m.mr != nil {
+		return m.now
+	}
+	return time.Duration(time.Now().UnixNano())
+}
+
+func (m *ownerMachine) done(start time.Duration) span {
+	if m.mr != nil {
+		return span{start, start}
+	}
+	// Redis counts in milliseconds: a millisecond of slack each side.
+	return span{start - time.Millisecond, time.Duration(time.Now().UnixNano()) + time.Millisecond}
 }
 
 var (
@@ -402,27 +430,49 @@ func (m *ownerMachine) ownedBy(owner string) []string {
 	return ids
 }
 
-// wrote records a write of id for owner and applies the cap.
-func (m *ownerMachine) wrote(id, owner string) {
-	m.model[id] = ownedModel{owner: owner, expireAt: m.now + time.Duration(ownerTTL)*m.scale, active: m.now}
+// wrote records a write of id for owner over the span at, and checks what
+// the cap did: the sessions of owner it deleted must be as many as the cap
+// says, and none of them may surely expire after one it kept.
+func (m *ownerMachine) wrote(t *rapid.T, id, owner string, at span) {
+	m.model[id] = ownedModel{owner: owner, expireAt: m.now + time.Duration(ownerTTL)*m.scale, expiry: at}
 	if owner == "" || m.cap == 0 {
 		return
 	}
-	var others []string
 	live := m.live()
+	var others []string
 	for _, o := range m.ownedBy(owner) {
 		if o != id {
 			others = append(others, o)
 		}
 	}
-	slices.SortFunc(others, func(a, b string) int {
-		if c := cmp.Compare(live[a].active, live[b].active); c != 0 {
-			return c
+	need := len(others) + 1 - m.cap
+	if need <= 0 {
+		return
+	}
+	var kept, gone []string
+	for _, o := range others {
+		n, err := m.client.Exists(m.ctx, m.s.Prefix()+o).Result()
+		if err != nil {
+			t.Fatalf("EXISTS %q: %v", o, err)
 		}
-		return strings.Compare(a, b)
-	})
-	for _, victim := range others[:max(len(others)+1-m.cap, 0)] {
-		delete(m.model, victim)
+		if n == 1 {
+			kept = append(kept, o)
+		} else {
+			gone = append(gone, o)
+		}
+	}
+	if len(gone) != need {
+		t.Fatalf("writing %q for %q with cap %d deleted %q of %q; want %d deleted", id, owner, m.cap, gone, others, need)
+	}
+	for _, k := range kept {
+		for _, g := range gone {
+			if live[k].expiry.before(live[g].expiry) {
+				t.Fatalf("writing %q for %q with cap %d kept %q and deleted %q, which expires later", id, owner, m.cap, k, g)
+			}
+		}
+	}
+	for _, g := range gone {
+		delete(m.model, g)
 	}
 }
 
@@ -431,6 +481,7 @@ func (m *ownerMachine) Write(t *rapid.T) {
 	owner := rapid.SampledFrom(machineOwners).Draw(t, "owner")
 	v := session{Name: owner, UserID: rapid.Int64Range(1, 9).Draw(t, "user")}
 	_, exists := m.live()[id]
+	start := m.started()
 	switch op := rapid.SampledFrom([]string{"Set", "Create", "Replace", "Update"}).Draw(t, "op"); op {
 	case "Set":
 		if err := m.s.Set(m.ctx, id, v); err != nil {
@@ -464,12 +515,13 @@ func (m *ownerMachine) Write(t *rapid.T) {
 			t.Fatalf("%s(%q, %q): %v", op, id, owner, err)
 		}
 	}
-	m.wrote(id, owner)
+	m.wrote(t, id, owner, m.done(start))
 }
 
 func (m *ownerMachine) Extend(t *rapid.T) {
 	id := rapid.SampledFrom(machineIDs).Draw(t, "id")
 	e, ok := m.live()[id]
+	start := m.started()
 	var err error
 	if rapid.Bool().Draw(t, "touch") {
 		err = m.s.Touch(m.ctx, id, session{Name: e.owner})
@@ -489,7 +541,7 @@ func (m *ownerMachine) Extend(t *rapid.T) {
 	if err != nil {
 		t.Fatalf("extending %q: %v", id, err)
 	}
-	e.expireAt, e.active = m.now+time.Duration(ownerTTL)*m.scale, m.now
+	e.expireAt, e.expiry = m.now+time.Duration(ownerTTL)*m.scale, m.done(start)
 	m.model[id] = e
 }
 
