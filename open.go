@@ -18,9 +18,13 @@ import (
 //	rediss://…                                             the same, over TLS
 //	unix://[user:password@]/path/to/socket[?db=N]          a Unix socket
 //	redis://host:port?addr=host2:port2&addr=host3:port3    a Redis Cluster
+//	redis://s1:26379?master_name=mymaster&addr=s2:26379    through Sentinels
 //
-// A redis:// or rediss:// URL with one or more addr parameters is read as a
-// cluster's seed nodes (redis.ParseClusterURL); any other by redis.ParseURL.
+// A redis:// or rediss:// URL with a master_name parameter names Sentinels
+// (its host and any addr parameters) and the master they watch
+// (redis.ParseFailoverURL: the client follows failovers); one with addr
+// parameters and no master_name is read as a cluster's seed nodes
+// (redis.ParseClusterURL); any other by redis.ParseURL.
 // Options in the query string are go-redis's (dial_timeout, pool_size, …).
 // The client honours context deadlines (go-redis's ContextTimeoutEnabled).
 // Open does not contact Redis. An empty or malformed URL is an error whose
@@ -51,6 +55,14 @@ func clientFromURL(rawURL string) (redis.UniversalClient, error) {
 			err = ue.Err
 		}
 		return nil, fmt.Errorf("typedstore: Open: invalid Redis URL: %w", err)
+	}
+	if (u.Scheme == "redis" || u.Scheme == "rediss") && u.Query().Has("master_name") {
+		o, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("typedstore: Open: %w", err)
+		}
+		o.ContextTimeoutEnabled = true
+		return redis.NewFailoverClient(o), nil
 	}
 	if (u.Scheme == "redis" || u.Scheme == "rediss") && u.Query().Has("addr") {
 		o, err := redis.ParseClusterURL(rawURL)

@@ -55,6 +55,14 @@ func TestOpen(t *testing.T) {
 		t.Errorf("Open with addr parameters made a %T; want *redis.ClusterClient", cluster.Client())
 	}
 	cluster.Close()
+	sentinel, err := typedstore.Open("redis://localhost:26379?master_name=mymaster&addr=localhost:26380", typedstore.Options[session]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := sentinel.Client().(*redis.Client); !ok || !strings.HasPrefix(c.String(), "Redis<FailoverClient") {
+		t.Errorf("Open with master_name made %v; want a failover client", sentinel.Client())
+	}
+	sentinel.Close()
 
 	for _, u := range []string{"http://localhost", "redis://user:hunter2@[::1", "redis://localhost/notadb"} {
 		if _, err := typedstore.Open(u, typedstore.Options[session]{}); err == nil {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/typedstore/typedstore"
 	"github.com/typedstore/typedstore/internal/leakcheck"
 	"github.com/typedstore/typedstore/internal/redistest"
@@ -106,5 +108,34 @@ func TestSentinelFailover(t *testing.T) {
 				t.Fatalf("after %s: %v", how, err)
 			}
 		}
+	}
+}
+
+// Open reaches the master through the Sentinels that a URL with a
+// master_name names.
+func TestOpenThroughSentinel(t *testing.T) {
+	redistest.Heavy(t)
+	g := redistest.StartSentinel(t)
+	u := "redis://" + g.Sentinels[0].Addr + "?master_name=" + redistest.SentinelMasterName
+	for _, sn := range g.Sentinels[1:] {
+		u += "&addr=" + sn.Addr
+	}
+	s, err := typedstore.Open(u, typedstore.Options[session]{Prefix: redistest.UniquePrefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	if err := s.Set(ctx, "x", session{UserID: 3}); err != nil {
+		t.Fatalf("Set through the Sentinels: %v", err)
+	}
+	master, err := g.Master(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := redis.NewClient(&redis.Options{Addr: master.Addr})
+	t.Cleanup(func() { direct.Close() })
+	if n, err := direct.Exists(ctx, s.Prefix()+"x").Result(); err != nil || n != 1 {
+		t.Fatalf("EXISTS on the master %s = %d, %v; want the session there", master.Addr, n, err)
 	}
 }
