@@ -396,20 +396,3 @@ func (s *keySet) add(k string) bool {
 	s.m[h] = struct{}{}
 	return true
 }
-
-// escapeGlob escapes the characters that SCAN MATCH gives a meaning to, so
-// that the pattern escapeGlob(p)+"*" matches exactly the keys that start
-// with p.
-func escapeGlob(p string) string {
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; c {
-		case '*', '?', '[', ']', '\\', '^', '-':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}

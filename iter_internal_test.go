@@ -3,6 +3,8 @@ package typedstore
 import (
 	"strings"
 	"testing"
+
+	"github.com/typedstore/typedstore/internal/glob"
 )
 
 // globMatch is a reference implementation of the glob that Redis's SCAN
@@ -118,7 +120,7 @@ func TestGlobMatchReference(t *testing.T) {
 
 func TestEscapeGlob(t *testing.T) {
 	for _, p := range []string{"sess:", "app[1]:", "a*b?", `back\slash`, "[^a-z]", "", "\x00nul", "ünï"} {
-		pattern := escapeGlob(p) + "*"
+		pattern := glob.Escape(p) + "*"
 		for _, k := range []string{p, p + "id", p + "*", "x" + p, strings.TrimSuffix(p, ":") + "1:", "a1:", "ab", "sess", ""} {
 			if got, want := globMatch(pattern, k), strings.HasPrefix(k, p); got != want {
 				t.Errorf("pattern %q (prefix %q) matches %q = %v; want %v", pattern, p, k, got, want)
@@ -134,7 +136,7 @@ func FuzzEscapeGlob(f *testing.F) {
 	f.Add("app[1]:", "app1:x")
 	f.Add(`a\*?[^]-`, `a\*?[^]-z`)
 	f.Fuzz(func(t *testing.T, prefix, key string) {
-		pattern := escapeGlob(prefix) + "*"
+		pattern := glob.Escape(prefix) + "*"
 		for _, k := range []string{key, prefix + key} {
 			if got, want := globMatch(pattern, k), strings.HasPrefix(k, prefix); got != want {
 				t.Errorf("pattern %q (prefix %q) matches %q = %v; want %v", pattern, prefix, k, got, want)

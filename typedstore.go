@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/typedstore/typedstore/internal/glob"
 	"github.com/typedstore/typedstore/internal/horizon"
 	"github.com/typedstore/typedstore/internal/jsonfields"
 	"github.com/typedstore/typedstore/internal/storeapi"
@@ -68,7 +69,7 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		expiry:   expiryKindOf[T](),
 		multiKey: isSingleServer(client),
 	}
-	s.match = escapeGlob(s.opts.Prefix) + "*"
+	s.match = glob.Escape(s.opts.Prefix) + "*"
 	s.fields, s.carrier = fidelityOf(s.opts.Codec)
 	if s.opts.Version > 0 {
 		switch {
