@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/bits"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/goccy/go-json"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/internal/glob"
+)
+
+// maxValue is the largest stored session the tool reads or writes: far
+// above typedstore's default MaxSize, since an operator must be able to see
+// and move what is there.
+const maxValue = 512 << 20
+
+// db is a connection to the sessions of one prefix.
+type db struct {
+	g      *global
+	store  *typedstore.Store[json.RawMessage] // Open's: it owns client
+	client redis.UniversalClient
+	match  string // SCAN MATCH pattern of the prefix
+	host   string // where, for messages: the URL's host, no credentials
+}
+
+func open(g *global) (*db, error) {
+	opts := typedstore.Options[json.RawMessage]{
+		Prefix:      g.prefix,
+		OwnerPrefix: g.ownerPrefix,
+		ScanCount:   g.batch,
+		MaxSize:     maxValue,
+		Codec:       rawJSON{},
+	}
+	if g.ownerPath != "" {
+		path := splitPath(g.ownerPath)
+		opts.Owner = func(v json.RawMessage) string { return ownerAt(v, path) }
+	} else if g.ownerPrefix != "" {
+		return nil, usagef("-owner-prefix needs -owner-path, which says whose each session is")
+	}
+	s, err := typedstore.Open(g.url, opts)
+	if err != nil {
+		// Open's messages never repeat the URL; drop its package name.
+		return nil, usageError{strings.TrimPrefix(err.Error(), "typedstore: ")}
+	}
+	host := "Redis"
+	if u, err := url.Parse(g.url); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return &db{g: g, store: s, client: s.Client(), match: glob.Escape(g.prefix) + "*", host: host}, nil
+}
+
+func (d *db) close() { d.store.Close() }
+
+// rawJSON is the codec of the tool's store: the stored bytes as they are.
+type rawJSON struct{}
+
+func (rawJSON) Encode(v json.RawMessage) ([]byte, error) { return v, nil }
+func (rawJSON) Decode(b []byte, v *json.RawMessage) error {
+	*v = append((*v)[:0], b...)
+	return nil
+}
+
+// record is one key found under the prefix.
+type record struct {
+	id    string
+	value []byte        // nil when the walk did not read values
+	ttl   time.Duration // -1: no expiry
+	err   error         // the key holds another type than a string
+	node  string        // the address of the master that holds it
+}
+
+// walkOptions says what a walk reads.
+type walkOptions struct {
+	values bool // read each value (GET) and its time to live (PTTL)
+	// progress, when set, is called after each batch with the records
+	// passed so far and the share of the key space scanned, from 0 to 1.
+	progress func(done int64, fraction float64)
+}
+
+// walk passes fn every session under the prefix, in batches of about
+// -batch: one SCAN per batch on every master in turn, and, for values, one
+// pipeline per batch with the GET and PTTL of each key and the next SCAN.
+// It keeps nothing between batches, so its memory does not grow with the
+// number of sessions; the price is that a key that SCAN returns twice
+// (Redis may, while it resizes its table) is passed twice. A key that
+// expires between its SCAN and its GET is not passed.
+//
+// On a cluster, a slot that moves during the walk can hide a session from
+// it or show one twice: the walk compares every master's slots before and
+// after and returns a warning when they differ.
+func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (warning string, err error) {
+	nodes, addrs, err := d.masters(ctx)
+	if err != nil {
+		return "", err
+	}
+	before, err := d.topology(ctx, nodes)
+	if err != nil {
+		return "", err
+	}
+	var done int64
+	batch := make([]record, 0, d.g.batch)
+	for i, node := range nodes {
+		keys, cursor, err := node.Scan(ctx, 0, d.match, int64(d.g.batch)).Result()
+		if err != nil {
+			return "", fmt.Errorf("scan %s: %w", addrs[i], err)
+		}
+		for {
+			batch = batch[:0]
+			var next *redis.ScanCmd
+			if o.values && len(keys) > 0 {
+				gets := make([]*redis.StringCmd, len(keys))
+				ttls := make([]*redis.DurationCmd, len(keys))
+				_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for j, k := range keys {
+						gets[j], ttls[j] = p.Get(ctx, k), p.PTTL(ctx, k)
+					}
+					if cursor != 0 {
+						next = p.Scan(ctx, cursor, d.match, int64(d.g.batch))
+					}
+					return nil
+				})
+				if err := ctx.Err(); err != nil {
+					return "", err
+				}
+				_ = err // each command carries its own error
+				for j, k := range keys {
+					r := record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttl: ttls[j].Val()}
+					b, err := gets[j].Bytes()
+					switch {
+					case err == redis.Nil:
+						continue // expired or deleted since the SCAN
+					case redis.HasErrorPrefix(err, "WRONGTYPE"):
+						r.err = err
+					case err != nil:
+						return "", fmt.Errorf("get from %s: %w", addrs[i], err)
+					default:
+						r.value = b
+					}
+					if err := ttls[j].Err(); err != nil {
+						return "", fmt.Errorf("pttl on %s: %w", addrs[i], err)
+					}
+					if r.ttl == -2 {
+						continue // gone since the GET
+					}
+					batch = append(batch, r)
+				}
+			} else {
+				for _, k := range keys {
+					batch = append(batch, record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttl: -1})
+				}
+			}
+			if len(batch) > 0 {
+				if err := fn(batch); err != nil {
+					return "", err
+				}
+			}
+			done += int64(len(batch))
+			if o.progress != nil {
+				o.progress(done, (float64(i)+scanned(cursor))/float64(len(nodes)))
+			}
+			if cursor == 0 {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+			if next == nil {
+				next = node.Scan(ctx, cursor, d.match, int64(d.g.batch))
+			}
+			if keys, cursor, err = next.Result(); err != nil {
+				return "", fmt.Errorf("scan %s: %w", addrs[i], err)
+			}
+		}
+	}
+	after, err := d.topology(ctx, nodes)
+	if err != nil {
+		return "", err
+	}
+	if before != after || strings.Contains(after, "[") {
+		return "the cluster's slots moved during the walk: a session may have been missed or passed twice; run it again", nil
+	}
+	return "", nil
+}
+
+// scanned returns the share of a Redis table that a SCAN has covered when
+// it returns cursor: Redis walks the buckets in the order of their
+// bit-reversed index, so the reversed cursor, read as a fraction of 2⁶⁴,
+// is the share done whatever the table's size. 0 means done.
+func scanned(cursor uint64) float64 {
+	if cursor == 0 {
+		return 1
+	}
+	return float64(bits.Reverse64(cursor)) / math.Exp2(64)
+}
+
+// masters returns a client on every master (every shard of a ring; the
+// server itself otherwise), sorted by address.
+func (d *db) masters(ctx context.Context) ([]redis.Cmdable, []string, error) {
+	var (
+		mu    sync.Mutex
+		found []*redis.Client
+	)
+	collect := func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		found = append(found, c)
+		mu.Unlock()
+		return nil
+	}
+	var err error
+	switch c := d.client.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, collect)
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, collect)
+	default:
+		return []redis.Cmdable{d.client}, []string{d.host}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("list the masters: %w", err)
+	}
+	slices.SortFunc(found, func(a, b *redis.Client) int { return strings.Compare(a.Options().Addr, b.Options().Addr) })
+	nodes, addrs := make([]redis.Cmdable, len(found)), make([]string, len(found))
+	for i, c := range found {
+		nodes[i], addrs[i] = c, c.Options().Addr
+	}
+	return nodes, addrs, nil
+}
+
+// topology returns, on a cluster, each master's own view of its id, epoch
+// and slots (with slots in migration as "[…]"); "" elsewhere.
+func (d *db) topology(ctx context.Context, nodes []redis.Cmdable) (string, error) {
+	if _, ok := d.client.(*redis.ClusterClient); !ok {
+		return "", nil
+	}
+	var b strings.Builder
+	for _, n := range nodes {
+		out, err := n.ClusterNodes(ctx).Result()
+		if err != nil {
+			return "", fmt.Errorf("cluster nodes: %w", err)
+		}
+		for line := range strings.SplitSeq(out, "\n") {
+			if f := strings.Fields(line); len(f) > 8 && strings.Contains(f[2], "myself") {
+				fmt.Fprintln(&b, f[0], f[6], f[8:])
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+// owner returns the owner of a stored session under -owner-path.
+func (d *db) owner(value []byte) string {
+	if d.g.ownerPath == "" {
+		return ""
+	}
+	return ownerAt(value, splitPath(d.g.ownerPath))
+}
