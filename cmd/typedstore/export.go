@@ -23,8 +23,8 @@ var exportCmd = &command{
 
 ttl is the time to live left, in milliseconds (-1: none), which import
 gives the session again. value is the stored JSON, byte for byte; a value
-that is not JSON on one line (another codec, a newline inside) is written
-as "bytes", in base64, instead. Keys under the prefix that hold another
+that is not JSON on one line (another codec, a newline inside, space
+around it) is written as "bytes", in base64, instead. Keys under the prefix that hold another
 type than a string are counted on stderr, not exported.
 
 export streams: its memory does not grow with the number of sessions. On
@@ -122,7 +122,9 @@ func exportLine(r record) ([]byte, error) {
 	b = append(b, id...)
 	b = append(b, `,"ttl":`...)
 	b = strconv.AppendInt(b, ttl, 10)
-	if bytes.IndexAny(r.value, "\r\n") < 0 && json.Valid(r.value) {
+	// A value with a line break inside, or space around it, would not be
+	// read back byte for byte.
+	if bytes.IndexAny(r.value, "\r\n") < 0 && len(bytes.TrimSpace(r.value)) == len(r.value) && json.Valid(r.value) {
 		b = append(b, `,"value":`...)
 		b = append(b, r.value...)
 	} else {
