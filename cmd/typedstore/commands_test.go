@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -426,4 +427,19 @@ func readExport(t *testing.T, file string) []string {
 		ids = append(ids, l.id)
 	}
 	return ids
+}
+
+// Elsewhere than on a terminal, a long command prints a line now and then,
+// with the count, the rate and, when known, the time left.
+func TestProgressLines(t *testing.T) {
+	url, c := server(t)
+	seed(t, c, "sess:", 20000, 10, time.Hour)
+	r := ok(t, url, "export", "-o", os.DevNull, "-batch", "10", "-progress-every", "1ms")
+	line := regexp.MustCompile(`(?m)^export: \d+ sessions, \d+/s, \d+% scanned, about \d+s left$`)
+	if !line.MatchString(r.stderr) {
+		t.Errorf("export -progress-every 1ms printed no progress line:\n%s", r.stderr)
+	}
+	if r := ok(t, url, "export", "-o", os.DevNull, "-batch", "10", "-progress-every", "1ms", "-progress", "none"); strings.Contains(r.stderr, "sessions,") {
+		t.Errorf("-progress none printed progress:\n%s", r.stderr)
+	}
 }

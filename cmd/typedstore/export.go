@@ -80,8 +80,10 @@ Examples:
 				err = ferr
 			}
 			if f, ok := w.(*os.File); ok && out != "-" {
-				if serr := f.Sync(); err == nil {
-					err = serr
+				if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() {
+					if serr := f.Sync(); err == nil {
+						err = serr
+					}
 				}
 			}
 			if other > 0 {
