@@ -111,7 +111,7 @@ type exportedLine struct {
 // It is built by hand so that the value is written byte for byte (an
 // encoder would compact it).
 func exportLine(r record) ([]byte, error) {
-	id, err := json.MarshalNoEscape(r.id)
+	id, err := json.MarshalWithOption(r.id, json.DisableHTMLEscape())
 	if err != nil {
 		return nil, fmt.Errorf("encode an id: %w", err)
 	}
@@ -126,7 +126,7 @@ func exportLine(r record) ([]byte, error) {
 	b = strconv.AppendInt(b, ttl, 10)
 	// A value with a line break inside, or space around it, would not be
 	// read back byte for byte.
-	if bytes.IndexAny(r.value, "\r\n") < 0 && len(bytes.TrimSpace(r.value)) == len(r.value) && json.Valid(r.value) {
+	if !bytes.ContainsAny(r.value, "\r\n") && len(bytes.TrimSpace(r.value)) == len(r.value) && json.Valid(r.value) {
 		b = append(b, `,"value":`...)
 		b = append(b, r.value...)
 	} else {
