@@ -240,6 +240,12 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if !strings.Contains(r.stderr, "exported 2505 sessions to "+file) {
 		t.Errorf("export stderr = %q", r.stderr)
 	}
+	if got := ok(t, url, "import", "-prefix", "copy:", "-dry-run", file).stdout; !strings.Contains(got, "2505 sessions, every line valid; nothing written") {
+		t.Errorf("import -dry-run = %q", got)
+	}
+	if n := c.Exists(ctx, "copy:id0000000", "copy:pretty").Val(); n != 0 {
+		t.Fatalf("import -dry-run wrote %d sessions", n)
+	}
 	if got := ok(t, url, "import", "-prefix", "copy:", file).stdout; !strings.Contains(got, "2505 sessions written, 0 kept") {
 		t.Errorf("import = %q", got)
 	}
