@@ -449,3 +449,77 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("-progress none printed progress:\n%s", r.stderr)
 	}
 }
+
+// What a black-box review found: flags after ids, passwords in the help,
+// multi-line usage errors, times to live past a Duration, ids that cannot
+// be imported, repeated ids.
+func TestOddInput(t *testing.T) {
+	url, c := server(t)
+	ctx := context.Background()
+	c.Set(ctx, "sess:keep", "{}", 0)
+	if r := ok(t, url, "rm", "-yes", "keep", "-dry-run"); !strings.Contains(r.stdout, "would delete 1") || c.Exists(ctx, "sess:keep").Val() != 1 {
+		t.Errorf("rm ID -dry-run: %q; the session must stay", r.stdout)
+	}
+	if r := ok(t, url, "rm", "-dry-run", "keep", "keep"); !strings.Contains(r.stdout, "would delete 1 sessions (0 of") {
+		t.Errorf("rm of a repeated id = %q; want it counted once", r.stdout)
+	}
+	secret := "redis://u:S3cretPW@" + strings.TrimPrefix(url, "redis://")
+	for _, args := range [][]string{{"help", "count"}, {"count", "-h"}, {"count", "-bogus"}, {"count", "-batch", "abc"}} {
+		r := cli(t, secret, "", args...)
+		if strings.Contains(r.stdout+r.stderr, "S3cretPW") {
+			t.Errorf("typedstore %s shows the password from $TYPEDSTORE_URL", strings.Join(args, " "))
+		}
+	}
+	r := fails(t, url, 2, "flag provided but not defined: -bogus", nil, "count", "-bogus")
+	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("a bad flag gives %q; want one line", r.stderr)
+	}
+	fails(t, url, 2, "-batch 500000000: want 1 to 100000", nil, "ls", "-batch", "500000000")
+	fails(t, url, 2, "-workers", nil, "import", "-workers", "10000000", "x")
+	fails(t, url, 2, "-owner-path", nil, "ls", "-owner-path", "a..b")
+
+	// A time to live past 292 years is exported as it is and refused by
+	// import with its line; one just below goes through.
+	c.Do(ctx, "SET", "long:a", "{}", "PX", "18446744073800")
+	c.Do(ctx, "SET", "long:b", "{}", "PX", "9000000000000")
+	c.Do(ctx, "SET", "long:\xff\xfe", "{}")
+	c.Do(ctx, "SET", "long:", "{}")
+	file := filepath.Join(t.TempDir(), "long.jsonl")
+	r = ok(t, url, "export", "-prefix", "long:", "-o", file)
+	if !strings.Contains(r.stderr, "2 keys under long: have an id that typedstore does not write") {
+		t.Errorf("export of ids it cannot import: %q; want them counted", r.stderr)
+	}
+	data, _ := os.ReadFile(file)
+	if !strings.Contains(string(data), `{"id":"a","ttl":184467440737`) || !strings.Contains(string(data), `{"id":"b","ttl":8999`) {
+		t.Errorf("export of long times to live = %s", data)
+	}
+	fails(t, url, 1, `"ttl" 184467440`, nil, "import", "-prefix", "copy:", file)
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, `{"id":"b"`) {
+			os.WriteFile(file, []byte(line+"\n"), 0o600)
+		}
+	}
+	ok(t, url, "import", "-prefix", "copy:", file)
+	if ttl := c.PTTL(ctx, "copy:b").Val(); ttl < 8000000000*time.Millisecond {
+		t.Errorf("a time to live of 9e12 ms came back as %v", ttl)
+	}
+
+	// A repeated id: its first line wins, its last with -overwrite.
+	var lines strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&lines, `{"id":"dd","ttl":-1,"value":{"v":%d}}`+"\n", i)
+	}
+	os.WriteFile(file, []byte(lines.String()), 0o600)
+	for range 3 {
+		c.Del(ctx, "dup:dd")
+		if r := ok(t, url, "import", "-prefix", "dup:", file); !strings.Contains(r.stdout, "1 sessions written, 49 kept") || c.Get(ctx, "dup:dd").Val() != `{"v":0}` {
+			t.Fatalf("import of a repeated id = %q, stored %s; want the first line", r.stdout, c.Get(ctx, "dup:dd").Val())
+		}
+		ok(t, url, "import", "-prefix", "dup:", "-overwrite", "-yes", file)
+		if got := c.Get(ctx, "dup:dd").Val(); got != `{"v":49}` {
+			t.Fatalf("import -overwrite of a repeated id stored %s; want the last line", got)
+		}
+	}
+	os.WriteFile(file, []byte(`{"id":"x","ttl":-1,"value":{},"extra":1}`+"\n"), 0o600)
+	fails(t, url, 1, "line 1: not a line of an export: an unknown member", nil, "import", file)
+}

@@ -73,7 +73,8 @@ func (rawJSON) Decode(b []byte, v *json.RawMessage) error {
 type record struct {
 	id    string
 	value []byte        // nil when the walk did not read values
-	ttl   time.Duration // -1: no expiry
+	ttl   time.Duration // -1: no expiry; at most maxTTL
+	ttlMs int64         // the time to live as Redis reports it: -1 for none
 	err   error         // the key holds another type than a string
 	node  string        // the address of the master that holds it
 }
@@ -118,10 +119,10 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 			var next *redis.ScanCmd
 			if o.values && len(keys) > 0 {
 				gets := make([]*redis.StringCmd, len(keys))
-				ttls := make([]*redis.DurationCmd, len(keys))
+				ttls := make([]*redis.Cmd, len(keys))
 				_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
 					for j, k := range keys {
-						gets[j], ttls[j] = p.Get(ctx, k), p.PTTL(ctx, k)
+						gets[j], ttls[j] = p.Get(ctx, k), p.Do(ctx, "PTTL", k) // in ms: no Duration to overflow
 					}
 					if cursor != 0 {
 						next = p.Scan(ctx, cursor, d.match, int64(d.g.batch))
@@ -133,7 +134,8 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 				}
 				_ = err // each command carries its own error
 				for j, k := range keys {
-					r := record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttl: ttls[j].Val()}
+					ms, _ := ttls[j].Int64()
+					r := record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttlMs: ms, ttl: durationOfMs(ms)}
 					b, err := gets[j].Bytes()
 					switch {
 					case err == redis.Nil:
@@ -148,14 +150,14 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 					if err := ttls[j].Err(); err != nil {
 						return "", fmt.Errorf("pttl on %s: %w", addrs[i], err)
 					}
-					if r.ttl == -2 {
+					if r.ttlMs == -2 {
 						continue // gone since the GET
 					}
 					batch = append(batch, r)
 				}
 			} else {
 				for _, k := range keys {
-					batch = append(batch, record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttl: -1})
+					batch = append(batch, record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttl: -1, ttlMs: -1})
 				}
 			}
 			if len(batch) > 0 {
@@ -189,6 +191,19 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 		return "the cluster's slots moved during the walk: a session may have been missed or passed twice; run it again", nil
 	}
 	return "", nil
+}
+
+// maxTTLMs is the longest time to live, in milliseconds, that a
+// time.Duration holds (about 292 years).
+const maxTTLMs = math.MaxInt64 / int64(time.Millisecond)
+
+// durationOfMs returns a PTTL reply as a Duration: -1 (or -2) as it is,
+// and a time to live too long for a Duration as the longest one.
+func durationOfMs(ms int64) time.Duration {
+	if ms < 0 {
+		return time.Duration(ms)
+	}
+	return time.Duration(min(ms, maxTTLMs)) * time.Millisecond
 }
 
 // scanned returns the share of a Redis table that a SCAN has covered when

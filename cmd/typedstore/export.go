@@ -10,8 +10,11 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/goccy/go-json"
+
+	"github.com/typedstore/typedstore"
 )
 
 var exportCmd = &command{
@@ -24,8 +27,10 @@ var exportCmd = &command{
 ttl is the time to live left, in milliseconds (-1: none), which import
 gives the session again. value is the stored JSON, byte for byte; a value
 that is not JSON on one line (another codec, a newline inside, space
-around it) is written as "bytes", in base64, instead. Keys under the prefix that hold another
-type than a string are counted on stderr, not exported.
+around it) is written as "bytes", in base64, instead. Keys under the
+prefix that hold another type than a string, or whose id typedstore does
+not write (empty, longer than 1024 bytes, not UTF-8), are counted on
+stderr, not exported.
 
 export streams: its memory does not grow with the number of sessions. On
 Ctrl-C it stops after the line it is writing: the file then holds whole
@@ -54,12 +59,16 @@ Examples:
 				w, name = f, out
 			}
 			bw := bufio.NewWriterSize(w, 256<<10)
-			var n, other int64
+			var n, other, unfit int64
 			m := a.meter(d.g, "export")
 			warning, err := d.walk(ctx, walkOptions{values: true, progress: m.update}, func(batch []record) error {
 				for _, r := range batch {
 					if r.err != nil {
 						other++
+						continue
+					}
+					if !importable(r.id) {
+						unfit++
 						continue
 					}
 					line, err := exportLine(r)
@@ -89,14 +98,26 @@ Examples:
 			if other > 0 {
 				fmt.Fprintf(a.stderr, "typedstore: warning: %d keys under %s hold another type than a string: not exported\n", other, d.g.prefix)
 			}
-			if err != nil {
+			if unfit > 0 {
+				fmt.Fprintf(a.stderr, "typedstore: warning: %d keys under %s have an id that typedstore does not write (empty, longer than %d bytes, or not UTF-8): not exported\n", unfit, d.g.prefix, typedstore.MaxIDLen)
+			}
+			if err != nil && ctx.Err() != nil {
 				return fmt.Errorf("exported %d sessions to %s, whole lines, before: %w", n, name, err)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: after %d sessions: %w", name, n, err)
 			}
 			warn(a, warning)
 			fmt.Fprintf(a.stderr, "exported %d sessions to %s\n", n, name)
 			return nil
 		}
 	},
+}
+
+// importable reports whether import can write a session under id: one
+// that typedstore accepts, and that a JSON string holds as it is.
+func importable(id string) bool {
+	return id != "" && len(id) <= typedstore.MaxIDLen && utf8.ValidString(id)
 }
 
 // exportedLine is one line of an export, as import reads it.
@@ -115,8 +136,8 @@ func exportLine(r record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode an id: %w", err)
 	}
-	ttl := ttlMillis(r.ttl)
-	if r.ttl == 0 {
+	ttl := r.ttlMs
+	if ttl == 0 {
 		ttl = 1 // expiring now: PTTL rounds down
 	}
 	b := make([]byte, 0, len(r.value)+len(id)+40)

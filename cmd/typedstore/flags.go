@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -26,15 +27,16 @@ type global struct {
 	every       time.Duration
 }
 
+// maxBatch bounds -batch: a pipeline of that many keys' values is held in
+// memory at once.
+const maxBatch = 100000
+
 // defaultURL is the Redis URL when neither -url nor $TYPEDSTORE_URL is set.
 const defaultURL = "redis://127.0.0.1:6379"
 
 func (g *global) define(fs *flag.FlagSet) {
-	u := os.Getenv("TYPEDSTORE_URL")
-	if u == "" {
-		u = defaultURL
-	}
-	fs.StringVar(&g.url, "url", u, "Redis `URL`: redis://, rediss://, unix://; a cluster with addr= parameters, Sentinel with master_name= (default $TYPEDSTORE_URL, else "+defaultURL+")")
+	// No default here: flag would print it, password and all, in the help.
+	fs.StringVar(&g.url, "url", "", "Redis `URL`: redis://, rediss://, unix://; a cluster with addr= parameters, Sentinel with master_name= (default $TYPEDSTORE_URL, else "+defaultURL+")")
 	fs.StringVar(&g.prefix, "prefix", "sess:", "key `prefix` of the sessions")
 	fs.StringVar(&g.ownerPath, "owner-path", "", "dotted JSON `path` to a session's owner, such as passport.user or userId")
 	fs.StringVar(&g.ownerPrefix, "owner-prefix", "", "key `prefix` of the owner index (default owner: followed by -prefix)")
@@ -58,14 +60,35 @@ func (c *command) flags(w io.Writer) (*flag.FlagSet, *global, runFunc) {
 	return fs, g, run
 }
 
-// run parses args, connects and runs the command.
+// run parses args, connects and runs the command. Flags may come after
+// arguments (rm ID -dry-run); after "--" everything is an argument.
 func (c *command) run(ctx context.Context, a *app, args []string) error {
 	fs, g, run := c.flags(a.stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
+	usage := fs.Usage
+	fs.Usage = func() {} // a bad flag is one line, not the usage
+	fs.SetOutput(io.Discard)
+	var rest []string
+	for {
+		in := args
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				usage()
+				return errHelp
+			}
+			return usageError{err.Error() + "; run typedstore help " + c.name}
 		}
-		return usageError{err.Error()}
+		args = fs.Args()
+		if used := len(in) - len(args); used > 0 && in[used-1] == "--" {
+			rest = append(rest, args...) // the terminator: no flags after it
+			break
+		}
+		if len(args) == 0 {
+			break
+		}
+		rest, args = append(rest, args[0]), args[1:]
+	}
+	if g.url == "" {
+		g.url = cmp.Or(os.Getenv("TYPEDSTORE_URL"), defaultURL)
 	}
 	if err := g.check(); err != nil {
 		return err
@@ -75,17 +98,22 @@ func (c *command) run(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer db.close()
-	return run(ctx, a, db, fs.Args())
+	return run(ctx, a, db, rest)
 }
 
 func (g *global) check() error {
 	switch {
 	case g.prefix == "":
 		return usagef("-prefix is empty: every key of the database would be taken for a session")
-	case g.batch < 1:
-		return usagef("-batch %d: want at least 1", g.batch)
+	case g.batch < 1 || g.batch > maxBatch:
+		return usagef("-batch %d: want 1 to %d", g.batch, maxBatch)
 	case g.every <= 0:
 		return usagef("-progress-every %v: want a positive interval", g.every)
+	}
+	if g.ownerPath != "" {
+		if err := checkPath("-owner-path", g.ownerPath); err != nil {
+			return err
+		}
 	}
 	switch g.progress {
 	case "auto", "bar", "lines", "none":

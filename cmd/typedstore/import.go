@@ -7,8 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,8 +60,8 @@ Examples:
 			if len(args) != 1 {
 				return usagef("import takes one file (- for stdin)")
 			}
-			if workers < 1 {
-				return usagef("-workers %d: want at least 1", workers)
+			if workers < 1 || workers > 1024 {
+				return usagef("-workers %d: want 1 to 1024", workers)
 			}
 			in, name, err := openInput(a, args[0])
 			if err != nil {
@@ -89,7 +91,7 @@ Examples:
 				if lines >= 0 {
 					what = fmt.Sprintf("%d sessions", lines)
 				}
-				if err := a.confirm(yes, fmt.Sprintf("import %s into %s on %s, replacing those that exist", what, d.g.prefix, d.host)); err != nil {
+				if err := a.confirm(ctx, yes, fmt.Sprintf("import %s into %s on %s, replacing those that exist", what, d.g.prefix, d.host)); err != nil {
 					return err
 				}
 			}
@@ -180,6 +182,8 @@ func parseLine(b []byte) (importLine, error) {
 		return importLine{}, errors.New(`no "ttl"`)
 	case *l.TTL == 0 || *l.TTL < -1:
 		return importLine{}, fmt.Errorf(`"ttl" %d: want milliseconds left, or -1 for none`, *l.TTL)
+	case *l.TTL > maxTTLMs:
+		return importLine{}, fmt.Errorf(`"ttl" %d: longer than %d ms (292 years), the longest that can be given`, *l.TTL, maxTTLMs)
 	case (l.Value == nil) == (l.Bytes == nil):
 		return importLine{}, errors.New(`want exactly one of "value" and "bytes"`)
 	case len(l.Value) > maxValue || len(l.Bytes) > maxValue:
@@ -208,7 +212,9 @@ func jsonReason(err error) string {
 	case errors.Is(err, io.EOF):
 		return "an empty line"
 	}
-	if msg := err.Error(); len(msg) < 80 && !containsQuote(msg) {
+	if msg := err.Error(); strings.Contains(msg, "unknown field") {
+		return "an unknown member"
+	} else if len(msg) < 80 && !containsQuote(msg) {
 		return msg
 	}
 	return "invalid JSON"
@@ -272,13 +278,19 @@ type importResult struct {
 
 // run reads lines from r and writes them with workers at once, until the
 // end, a bad line, a failed write or ctx done. Writes already sent finish
-// whatever ctx says, so that none is cut in two.
+// whatever ctx says, so that none is cut in two. The lines of one id go to
+// one worker, in their order: a repeated id is written by its first line
+// (by its last with -overwrite), the others counted as kept.
 func (w *importer) run(ctx context.Context, r io.Reader, workers int, progress func(int64)) importResult {
 	type job struct {
 		n int64
 		l importLine
 	}
-	jobs := make(chan job, workers)
+	jobs := make([]chan job, workers)
+	for i := range jobs {
+		jobs[i] = make(chan job, 1)
+	}
+	seed := maphash.MakeSeed()
 	var (
 		mu  sync.Mutex
 		res importResult
@@ -295,9 +307,9 @@ func (w *importer) run(ctx context.Context, r io.Reader, workers int, progress f
 		once.Do(func() { close(failed) })
 	}
 	wctx := context.WithoutCancel(ctx)
-	for range workers {
+	for i := range workers {
 		wg.Go(func() {
-			for j := range jobs {
+			for j := range jobs[i] {
 				s := w.expiring
 				if j.l.ttl < 0 {
 					s = w.lasting
@@ -331,7 +343,7 @@ func (w *importer) run(ctx context.Context, r io.Reader, workers int, progress f
 			return err
 		}
 		select {
-		case jobs <- job{n, l}:
+		case jobs[maphash.String(seed, l.id)%uint64(workers)] <- job{n, l}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -339,7 +351,9 @@ func (w *importer) run(ctx context.Context, r io.Reader, workers int, progress f
 			return errStop
 		}
 	})
-	close(jobs)
+	for _, ch := range jobs {
+		close(ch)
+	}
 	wg.Wait()
 	if err != nil && err != errStop {
 		fail(err)

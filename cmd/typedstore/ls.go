@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goccy/go-json"
 )
@@ -199,17 +201,20 @@ type lsRow struct {
 	TTL   int64  `json:"ttl"`
 	Size  int    `json:"size"`
 	Owner string `json:"owner,omitempty"`
+	// IDBase64 holds the id's bytes when it is not UTF-8: ID then holds
+	// it with U+FFFD for the bytes JSON cannot carry.
+	IDBase64 string `json:"idBase64,omitempty"`
 }
 
 func (l *lister) add(r record, owner string) {
 	if l.asJSON {
-		l.enc.Encode(lsRow{r.id, ttlMillis(r.ttl), len(r.value), owner})
+		l.enc.Encode(lsRow{ID: r.id, TTL: r.ttlMs, Size: len(r.value), Owner: owner, IDBase64: rawID(r.id)})
 		return
 	}
 	if l.owners {
-		fmt.Fprintf(l.tw, "%s\t%s\t%d\t%s\n", r.id, humanTTL(r.ttl), len(r.value), owner)
+		fmt.Fprintf(l.tw, "%s\t%s\t%d\t%s\n", printable(r.id), humanTTL(r.ttl), len(r.value), printable(owner))
 	} else {
-		fmt.Fprintf(l.tw, "%s\t%s\t%d\n", r.id, humanTTL(r.ttl), len(r.value))
+		fmt.Fprintf(l.tw, "%s\t%s\t%d\n", printable(r.id), humanTTL(r.ttl), len(r.value))
 	}
 }
 
@@ -220,10 +225,26 @@ func (l *lister) flush() error {
 	return nil
 }
 
-// ttlMillis returns a time to live in milliseconds, -1 for none.
-func ttlMillis(d time.Duration) int64 {
-	if d < 0 {
-		return -1
+// rawID returns, for an id that is not UTF-8 (which JSON cannot hold as
+// it is), its bytes in base64; "" for any other id.
+func rawID(id string) string {
+	if utf8.ValidString(id) {
+		return ""
 	}
-	return d.Milliseconds()
+	return base64.StdEncoding.EncodeToString([]byte(id))
+}
+
+// printable returns an id as ls prints it: as it is, or quoted in Go's
+// syntax when it holds what a terminal would act on (line breaks, tabs,
+// escape sequences) or is not UTF-8.
+func printable(id string) string {
+	for _, c := range id {
+		if c == utf8.RuneError || !strconv.IsPrint(c) || c == ' ' {
+			return strconv.Quote(id)
+		}
+	}
+	if id == "" || id[0] == '"' {
+		return strconv.Quote(id)
+	}
+	return id
 }

@@ -85,7 +85,7 @@ Examples:
 				return usageError{err.Error()}
 			}
 			if apply {
-				if err := a.confirm(yes, fmt.Sprintf("migrate the sessions under %s on %s to version %d", d.g.prefix, d.host, to)); err != nil {
+				if err := a.confirm(ctx, yes, fmt.Sprintf("migrate the sessions under %s on %s to version %d", d.g.prefix, d.host, to)); err != nil {
 					return err
 				}
 			}

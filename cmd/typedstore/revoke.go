@@ -82,7 +82,7 @@ Examples:
 				fmt.Fprintf(a.stdout, "%s %d sessions\n", map[bool]string{true: "would delete", false: "deleted"}[dry], len(ids))
 				return nil
 			}
-			if err := a.confirm(yes, fmt.Sprintf("delete %d sessions of that owner on %s", len(ids), d.host)); err != nil {
+			if err := a.confirm(ctx, yes, fmt.Sprintf("delete %d sessions of that owner on %s", len(ids), d.host)); err != nil {
 				return err
 			}
 			for start := 0; start < len(ids); start += d.g.batch {
@@ -120,7 +120,7 @@ func (d *db) revokeIndexed(ctx context.Context, a *app, owner string, keep []str
 		fmt.Fprintf(a.stdout, "%s %d sessions\n", map[bool]string{true: "would delete", false: "deleted"}[dry], n)
 		return nil
 	}
-	if err := a.confirm(yes, fmt.Sprintf("delete %d sessions of that owner on %s", n, d.host)); err != nil {
+	if err := a.confirm(ctx, yes, fmt.Sprintf("delete %d sessions of that owner on %s", n, d.host)); err != nil {
 		return err
 	}
 	deleted, err := d.store.DeleteOwned(context.WithoutCancel(ctx), owner, keep...)

@@ -28,11 +28,18 @@ Examples:
 			if len(ids) == 0 {
 				return usagef("rm needs at least one session id")
 			}
+			seen := map[string]bool{}
+			unique := ids[:0:0]
 			for _, id := range ids {
 				if id == "" {
 					return usagef("an empty session id")
 				}
+				if !seen[id] {
+					seen[id] = true
+					unique = append(unique, id)
+				}
 			}
+			ids = unique
 			found, err := d.existing(ctx, ids)
 			if err != nil {
 				return err
@@ -45,7 +52,7 @@ Examples:
 				fmt.Fprintf(a.stdout, "deleted 0 sessions (none of the %d ids given has one)\n", len(ids))
 				return nil
 			}
-			if err := a.confirm(yes, fmt.Sprintf("delete %d sessions under %s on %s", len(found), d.g.prefix, d.host)); err != nil {
+			if err := a.confirm(ctx, yes, fmt.Sprintf("delete %d sessions under %s on %s", len(found), d.g.prefix, d.host)); err != nil {
 				return err
 			}
 			if err := d.store.Delete(context.WithoutCancel(ctx), found...); err != nil {

@@ -31,9 +31,9 @@ Examples:
 			}
 			key := d.g.prefix + args[0]
 			var get *redis.StringCmd
-			var ttl *redis.DurationCmd
+			var ttl *redis.Cmd
 			if _, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-				get, ttl = p.Get(ctx, key), p.PTTL(ctx, key)
+				get, ttl = p.Get(ctx, key), p.Do(ctx, "PTTL", key)
 				return nil
 			}); err != nil && !errors.Is(err, redis.Nil) {
 				return fmt.Errorf("read the session: %w", err)
@@ -45,7 +45,8 @@ Examples:
 			if err != nil {
 				return fmt.Errorf("read the session: %w", err)
 			}
-			r := record{id: args[0], value: value, ttl: ttl.Val()}
+			ms, _ := ttl.Int64()
+			r := record{id: args[0], value: value, ttlMs: ms, ttl: durationOfMs(ms)}
 			if asJSON {
 				line, err := exportLine(r)
 				if err != nil {

@@ -117,3 +117,18 @@ func TestConfirmationOnATerminal(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C at the question ends the command with status 130, nothing changed.
+func TestInterruptAtTheQuestion(t *testing.T) {
+	url, c := server(t)
+	seed(t, c, "sess:", 1, 1, time.Hour)
+	p := newPane(t, binary+" rm -url "+url+" id0000000")
+	p.waitFor("? [y/N]")
+	p.run("send-keys", "-t", p.socket, "C-c")
+	if s := p.waitFor("exit status"); !strings.Contains(s, "exit status 130") || !strings.Contains(s, "nothing was changed") {
+		t.Errorf("Ctrl-C at the question; the pane shows\n%s", s)
+	}
+	if c.Exists(context.Background(), "sess:id0000000").Val() != 1 {
+		t.Error("Ctrl-C at the question deleted the session")
+	}
+}

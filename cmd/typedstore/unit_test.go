@@ -130,7 +130,7 @@ func TestLookupAndEdits(t *testing.T) {
 
 func TestExportLineRoundTrips(t *testing.T) {
 	for _, value := range []string{`{"a":1}`, ` {"a" : 1} `, "{\n}", "\x00\xff", "", `"s"`, "{\"a\":\"\u2028\"}"} {
-		r := record{id: `id<&>"\` + "\u2028", value: []byte(value), ttl: 1500 * 1e6}
+		r := record{id: `id<&>"\` + "\u2028", value: []byte(value), ttl: 1500 * 1e6, ttlMs: 1500}
 		line, err := exportLine(r)
 		if err != nil {
 			t.Fatal(err)
