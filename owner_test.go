@@ -240,15 +240,21 @@ func TestMaxPerOwner(t *testing.T) {
 // The cap deletes the session closest to expiring even when a load
 // extended it without writing the index, whose entry then still holds the
 // earlier expiry.
+// frozenMini returns a client on a miniredis whose time, and the store's
+// clock, move only when advance says.
+func frozenMini(t *testing.T) (client *redis.Client, advance func(time.Duration)) {
+	mr := miniredis.RunT(t)
+	client = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { client.Close() })
+	fake := clock.NewFake(time.Now())
+	clock.Set(t, fake.Now)
+	return client, func(d time.Duration) { fake.Advance(d); mr.FastForward(d) }
+}
+
 func TestMaxPerOwnerEvictsClosestToExpiring(t *testing.T) {
 	for _, extend := range []string{"GetAndExtend", "Touch"} {
 		t.Run(extend, func(t *testing.T) {
-			mr := miniredis.RunT(t)
-			client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-			t.Cleanup(func() { client.Close() })
-			fake := clock.NewFake(time.Now())
-			clock.Set(t, fake.Now)
-			advance := func(d time.Duration) { fake.Advance(d); mr.FastForward(d) }
+			client, advance := frozenMini(t)
 			const ttl = 100 * time.Minute // index slack: 25 minutes
 			s := ownedStore(t, client, typedstore.Options[session]{TTL: ttl, MaxPerOwner: 2})
 			ctx := context.Background()
@@ -457,12 +463,7 @@ func indexSlack(ttl time.Duration) time.Duration { return min(ttl/4, time.Hour) 
 func TestExtendedSessionStaysIndexed(t *testing.T) {
 	for _, extend := range []string{"GetAndExtend", "Touch"} {
 		t.Run(extend, func(t *testing.T) {
-			mr := miniredis.RunT(t)
-			client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-			t.Cleanup(func() { client.Close() })
-			fake := clock.NewFake(time.Now())
-			clock.Set(t, fake.Now)
-			advance := func(d time.Duration) { fake.Advance(d); mr.FastForward(d) }
+			client, advance := frozenMini(t)
 			log := &commandLog{}
 			client.AddHook(log)
 			const ttl = time.Hour
