@@ -3,11 +3,10 @@ package typedstore
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/typedstore/typedstore/internal/nodes"
 )
 
 // isSingleServer reports whether client talks to one server (or a Sentinel
@@ -64,31 +63,15 @@ func (s *Store[T]) del(ctx context.Context, keys []string) (int, error) {
 // nodes returns the clients to scan: every master of a cluster, every live
 // shard of a ring, or the client itself.
 func (s *Store[T]) nodes(ctx context.Context) ([]redis.Cmdable, error) {
-	var (
-		mu    sync.Mutex
-		nodes []*redis.Client
-	)
-	collect := func(_ context.Context, c *redis.Client) error {
-		mu.Lock()
-		nodes = append(nodes, c)
-		mu.Unlock()
-		return nil
-	}
-	var err error
-	switch c := s.client.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, collect)
-	case *redis.Ring:
-		err = c.ForEachShard(ctx, collect)
-	default:
-		return []redis.Cmdable{s.client}, nil
-	}
+	masters, err := nodes.Masters(ctx, s.client)
 	if err != nil {
 		return nil, s.wrapErr(ctx, "list nodes", err)
 	}
-	slices.SortFunc(nodes, func(a, b *redis.Client) int { return strings.Compare(a.Options().Addr, b.Options().Addr) })
-	out := make([]redis.Cmdable, len(nodes))
-	for i, n := range nodes {
+	if masters == nil {
+		return []redis.Cmdable{s.client}, nil
+	}
+	out := make([]redis.Cmdable, len(masters))
+	for i, n := range masters {
 		out[i] = n
 	}
 	return out, nil
@@ -102,26 +85,12 @@ const maxScanPasses = 5
 // epoch and slots, including slots being migrated or imported ("[…]"), so
 // that two equal results with no "[" mean that no key moved between masters
 // in between. For a single server or a ring it returns "".
-func (s *Store[T]) topology(ctx context.Context, nodes []redis.Cmdable) (string, error) {
+func (s *Store[T]) topology(ctx context.Context, masters []redis.Cmdable) (string, error) {
 	if _, ok := s.client.(*redis.ClusterClient); !ok {
 		return "", nil
 	}
-	var b strings.Builder
-	for _, n := range nodes {
-		out, err := n.ClusterNodes(ctx).Result()
-		if err != nil {
-			return "", s.wrapErr(ctx, "cluster nodes", err)
-		}
-		for line := range strings.SplitSeq(out, "\n") {
-			f := strings.Fields(line)
-			if len(f) >= 8 && strings.Contains(f[2], "myself") {
-				// id, flags, config epoch, slots; not the ping times.
-				b.WriteString(strings.Join(append([]string{f[0], f[2], f[6]}, f[8:]...), " "))
-				b.WriteByte('\n')
-			}
-		}
-	}
-	return b.String(), nil
+	t, err := nodes.Slots(ctx, masters)
+	return t, s.wrapErr(ctx, "cluster nodes", err)
 }
 
 // reloadOnNetError asks a cluster client to reload its slot map after an

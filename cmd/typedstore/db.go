@@ -6,9 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/goccy/go-json"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/typedstore/typedstore"
 	"github.com/typedstore/typedstore/internal/glob"
+	"github.com/typedstore/typedstore/internal/nodes"
 )
 
 // maxValue is the largest stored session the tool reads or writes: far
@@ -30,6 +29,8 @@ type db struct {
 	client redis.UniversalClient
 	match  string // SCAN MATCH pattern of the prefix
 	host   string // where, for messages: the URL's host, no credentials
+	// ownerPath is -owner-path, split; nil without it.
+	ownerPath []string
 }
 
 func open(g *global) (*db, error) {
@@ -40,8 +41,9 @@ func open(g *global) (*db, error) {
 		MaxSize:     maxValue,
 		Codec:       rawJSON{},
 	}
+	var path []string
 	if g.ownerPath != "" {
-		path := splitPath(g.ownerPath)
+		path = splitPath(g.ownerPath)
 		opts.Owner = func(v json.RawMessage) string { return ownerAt(v, path) }
 	} else if g.ownerPrefix != "" {
 		return nil, usagef("-owner-prefix needs -owner-path, which says whose each session is")
@@ -55,7 +57,7 @@ func open(g *global) (*db, error) {
 	if u, err := url.Parse(g.url); err == nil && u.Host != "" {
 		host = u.Host
 	}
-	return &db{g: g, store: s, client: s.Client(), match: glob.Escape(g.prefix) + "*", host: host}, nil
+	return &db{g: g, store: s, client: s.Client(), match: glob.Escape(g.prefix) + "*", host: host, ownerPath: path}, nil
 }
 
 func (d *db) close() { d.store.Close() }
@@ -72,11 +74,10 @@ func (rawJSON) Decode(b []byte, v *json.RawMessage) error {
 // record is one key found under the prefix.
 type record struct {
 	id    string
-	value []byte        // nil when the walk did not read values
-	ttl   time.Duration // -1: no expiry; at most maxTTL
-	ttlMs int64         // the time to live as Redis reports it: -1 for none
-	err   error         // the key holds another type than a string
-	node  string        // the address of the master that holds it
+	value []byte // nil when the walk did not read values
+	ttlMs int64  // the time to live as Redis reports it, in ms: -1 for none
+	err   error  // the key holds another type than a string
+	node  string // the address of the master that holds it
 }
 
 // walkOptions says what a walk reads.
@@ -135,7 +136,7 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 				_ = err // each command carries its own error
 				for j, k := range keys {
 					ms, _ := ttls[j].Int64()
-					r := record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttlMs: ms, ttl: durationOfMs(ms)}
+					r := record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttlMs: ms}
 					b, err := gets[j].Bytes()
 					switch {
 					case err == redis.Nil:
@@ -157,7 +158,7 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 				}
 			} else {
 				for _, k := range keys {
-					batch = append(batch, record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttl: -1, ttlMs: -1})
+					batch = append(batch, record{id: strings.TrimPrefix(k, d.g.prefix), node: addrs[i], ttlMs: -1})
 				}
 			}
 			if len(batch) > 0 {
@@ -197,6 +198,9 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 // time.Duration holds (about 292 years).
 const maxTTLMs = math.MaxInt64 / int64(time.Millisecond)
 
+// ttl returns the record's time to live (see durationOfMs).
+func (r record) ttl() time.Duration { return durationOfMs(r.ttlMs) }
+
 // durationOfMs returns a PTTL reply as a Duration: -1 (or -2) as it is,
 // and a time to live too long for a Duration as the longest one.
 func durationOfMs(ms int64) time.Duration {
@@ -218,63 +222,39 @@ func scanned(cursor uint64) float64 {
 }
 
 // masters returns a client on every master (every shard of a ring; the
-// server itself otherwise), sorted by address.
+// server itself otherwise), sorted by address, and their addresses.
 func (d *db) masters(ctx context.Context) ([]redis.Cmdable, []string, error) {
-	var (
-		mu    sync.Mutex
-		found []*redis.Client
-	)
-	collect := func(_ context.Context, c *redis.Client) error {
-		mu.Lock()
-		found = append(found, c)
-		mu.Unlock()
-		return nil
-	}
-	var err error
-	switch c := d.client.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, collect)
-	case *redis.Ring:
-		err = c.ForEachShard(ctx, collect)
-	default:
-		return []redis.Cmdable{d.client}, []string{d.host}, nil
-	}
+	found, err := nodes.Masters(ctx, d.client)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list the masters: %w", err)
 	}
-	slices.SortFunc(found, func(a, b *redis.Client) int { return strings.Compare(a.Options().Addr, b.Options().Addr) })
-	nodes, addrs := make([]redis.Cmdable, len(found)), make([]string, len(found))
-	for i, c := range found {
-		nodes[i], addrs[i] = c, c.Options().Addr
+	if found == nil {
+		return []redis.Cmdable{d.client}, []string{d.host}, nil
 	}
-	return nodes, addrs, nil
+	masters, addrs := make([]redis.Cmdable, len(found)), make([]string, len(found))
+	for i, c := range found {
+		masters[i], addrs[i] = c, c.Options().Addr
+	}
+	return masters, addrs, nil
 }
 
-// topology returns, on a cluster, each master's own view of its id, epoch
-// and slots (with slots in migration as "[…]"); "" elsewhere.
-func (d *db) topology(ctx context.Context, nodes []redis.Cmdable) (string, error) {
+// topology returns, on a cluster, each master's own view of its slots (see
+// nodes.Slots); "" elsewhere.
+func (d *db) topology(ctx context.Context, masters []redis.Cmdable) (string, error) {
 	if _, ok := d.client.(*redis.ClusterClient); !ok {
 		return "", nil
 	}
-	var b strings.Builder
-	for _, n := range nodes {
-		out, err := n.ClusterNodes(ctx).Result()
-		if err != nil {
-			return "", fmt.Errorf("cluster nodes: %w", err)
-		}
-		for line := range strings.SplitSeq(out, "\n") {
-			if f := strings.Fields(line); len(f) > 8 && strings.Contains(f[2], "myself") {
-				fmt.Fprintln(&b, f[0], f[6], f[8:])
-			}
-		}
+	t, err := nodes.Slots(ctx, masters)
+	if err != nil {
+		return "", fmt.Errorf("cluster nodes: %w", err)
 	}
-	return b.String(), nil
+	return t, nil
 }
 
 // owner returns the owner of a stored session under -owner-path.
 func (d *db) owner(value []byte) string {
-	if d.g.ownerPath == "" {
+	if d.ownerPath == nil {
 		return ""
 	}
-	return ownerAt(value, splitPath(d.g.ownerPath))
+	return ownerAt(value, d.ownerPath)
 }

@@ -212,9 +212,9 @@ func (l *lister) add(r record, owner string) {
 		return
 	}
 	if l.owners {
-		fmt.Fprintf(l.tw, "%s\t%s\t%d\t%s\n", printable(r.id), humanTTL(r.ttl), len(r.value), printable(owner))
+		fmt.Fprintf(l.tw, "%s\t%s\t%d\t%s\n", printable(r.id), humanTTL(r.ttl()), len(r.value), printable(owner))
 	} else {
-		fmt.Fprintf(l.tw, "%s\t%s\t%d\n", printable(r.id), humanTTL(r.ttl), len(r.value))
+		fmt.Fprintf(l.tw, "%s\t%s\t%d\n", printable(r.id), humanTTL(r.ttl()), len(r.value))
 	}
 }
 

@@ -53,12 +53,12 @@ Examples:
 				}
 				indexed = n == 1
 			}
+			if indexed {
+				return d.revokeIndexed(ctx, a, owner, keep, yes, dry)
+			}
 			kept := map[string]bool{}
 			for _, id := range keep {
 				kept[id] = true
-			}
-			if indexed {
-				return d.revokeIndexed(ctx, a, owner, keep, yes, dry)
 			}
 			if !scan {
 				fmt.Fprintf(a.stderr, "typedstore: warning: no owner index under %s: scanning every session under %s\n", d.ownerKey(""), d.g.prefix)
@@ -79,7 +79,7 @@ Examples:
 			}
 			warn(a, warning)
 			if dry || len(ids) == 0 {
-				fmt.Fprintf(a.stdout, "%s %d sessions\n", map[bool]string{true: "would delete", false: "deleted"}[dry], len(ids))
+				reportDeleted(a, dry, len(ids))
 				return nil
 			}
 			if err := a.confirm(ctx, yes, fmt.Sprintf("delete %d sessions of that owner on %s", len(ids), d.host)); err != nil {
@@ -91,7 +91,7 @@ Examples:
 					return fmt.Errorf("deleted %d of %d sessions: %w", start, len(ids), err)
 				}
 			}
-			fmt.Fprintf(a.stdout, "deleted %d sessions\n", len(ids))
+			reportDeleted(a, false, len(ids))
 			return nil
 		}
 	},
@@ -117,7 +117,7 @@ func (d *db) revokeIndexed(ctx context.Context, a *app, owner string, keep []str
 		}
 	}
 	if dry || n == 0 {
-		fmt.Fprintf(a.stdout, "%s %d sessions\n", map[bool]string{true: "would delete", false: "deleted"}[dry], n)
+		reportDeleted(a, dry, n)
 		return nil
 	}
 	if err := a.confirm(ctx, yes, fmt.Sprintf("delete %d sessions of that owner on %s", n, d.host)); err != nil {
@@ -127,6 +127,15 @@ func (d *db) revokeIndexed(ctx context.Context, a *app, owner string, keep []str
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "deleted %d sessions\n", deleted)
+	reportDeleted(a, false, deleted)
 	return nil
+}
+
+// reportDeleted prints how many sessions revoke deleted, or would have.
+func reportDeleted(a *app, dry bool, n int) {
+	if dry {
+		fmt.Fprintf(a.stdout, "would delete %d sessions\n", n)
+	} else {
+		fmt.Fprintf(a.stdout, "deleted %d sessions\n", n)
+	}
 }

@@ -46,7 +46,7 @@ Examples:
 				return fmt.Errorf("read the session: %w", err)
 			}
 			ms, _ := ttl.Int64()
-			r := record{id: args[0], value: value, ttlMs: ms, ttl: durationOfMs(ms)}
+			r := record{id: args[0], value: value, ttlMs: ms}
 			if asJSON {
 				line, err := exportLine(r)
 				if err != nil {
@@ -55,7 +55,7 @@ Examples:
 				_, err = a.stdout.Write(line)
 				return err
 			}
-			fmt.Fprintf(a.stdout, "ttl:  %s\nsize: %d bytes\n", humanTTL(r.ttl), len(value))
+			fmt.Fprintf(a.stdout, "ttl:  %s\nsize: %d bytes\n", humanTTL(r.ttl()), len(value))
 			var out bytes.Buffer
 			if json.Indent(&out, value, "", "  ") != nil {
 				out.Reset()

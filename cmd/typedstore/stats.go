@@ -132,10 +132,10 @@ func (s *stats) add(r record, owner string, owners bool) {
 	s.Masters[r.node]++
 	i, _ := slices.BinarySearch(sizeBuckets, n+1)
 	s.Size[i].Count++
-	if r.ttl < 0 {
+	if r.ttlMs < 0 {
 		s.TTL[len(s.TTL)-1].Count++
 	} else {
-		i, _ := slices.BinarySearch(ttlBuckets, r.ttl+1)
+		i, _ := slices.BinarySearch(ttlBuckets, r.ttl()+1)
 		s.TTL[i].Count++
 	}
 	switch {

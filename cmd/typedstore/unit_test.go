@@ -130,7 +130,7 @@ func TestLookupAndEdits(t *testing.T) {
 
 func TestExportLineRoundTrips(t *testing.T) {
 	for _, value := range []string{`{"a":1}`, ` {"a" : 1} `, "{\n}", "\x00\xff", "", `"s"`, "{\"a\":\"\u2028\"}"} {
-		r := record{id: `id<&>"\` + "\u2028", value: []byte(value), ttl: 1500 * 1e6, ttlMs: 1500}
+		r := record{id: `id<&>"\` + "\u2028", value: []byte(value), ttlMs: 1500}
 		line, err := exportLine(r)
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +139,7 @@ func TestExportLineRoundTrips(t *testing.T) {
 			t.Fatalf("exportLine(%q) = %q: not one line of JSON", value, line)
 		}
 		l, err := parseLine(line[:len(line)-1])
-		if err != nil || l.id != r.id || string(l.value) != value || l.ttl != r.ttl {
+		if err != nil || l.id != r.id || string(l.value) != value || l.ttl != r.ttl() {
 			t.Errorf("exportLine(%q) read back as %q, %q, %v, %v", value, l.id, l.value, l.ttl, err)
 		}
 	}
