@@ -523,3 +523,36 @@ func TestOddInput(t *testing.T) {
 	os.WriteFile(file, []byte(`{"id":"x","ttl":-1,"value":{},"extra":1}`+"\n"), 0o600)
 	fails(t, url, 1, "line 1: not a line of an export: an unknown member", nil, "import", file)
 }
+
+// ls prints an id that a terminal would act on, or that is not UTF-8,
+// quoted, one row each; -json adds the bytes of an id that is not UTF-8.
+func TestLsQuotesOddIDs(t *testing.T) {
+	url, c := server(t)
+	ctx := context.Background()
+	for _, id := range []string{"tab\there", "new\nline", "esc\x1b[2J", "bin\xff\xfe", "plain"} {
+		c.Set(ctx, "sess:"+id, "{}", 0)
+	}
+	text := ok(t, url, "ls").stdout
+	if lines := strings.Split(strings.TrimSpace(text), "\n"); len(lines) != 6 {
+		t.Errorf("ls printed %d lines for 5 sessions:\n%s", len(lines), text)
+	}
+	for _, want := range []string{`"tab\there"`, `"new\nline"`, `"esc\x1b[2J"`, `"bin\xff\xfe"`, "plain "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("ls lacks %s:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "\x1b") {
+		t.Error("ls sent an escape sequence to the terminal")
+	}
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(ok(t, url, "ls", "-json").stdout), "\n") {
+		var r lsRow
+		json.Unmarshal([]byte(line), &r)
+		if r.IDBase64 == "Ymlu//4=" { // base64 of "bin\xff\xfe"
+			found = true
+		}
+	}
+	if !found {
+		t.Error("ls -json gives no idBase64 for an id that is not UTF-8")
+	}
+}
