@@ -33,6 +33,9 @@ func TestCluster(t *testing.T) {
 	t.Run("OwnedWriteRoundTrips", func(t *testing.T) { testClusterOwnedWriteRoundTrips(t, c) })
 	t.Run("DeleteOwnedDuringResharding", func(t *testing.T) { testClusterDeleteOwnedDuringResharding(t, c) })
 	t.Run("MigrateEveryMaster", func(t *testing.T) { testClusterMigrate(t, c) })
+	t.Run("HooksReportEachEventOnce", func(t *testing.T) { testHookEvents(t, c.Client(t, nil)) })
+	t.Run("EstimateLen", func(t *testing.T) { testEstimateLen(t, c.Client(t, nil)) })
+	t.Run("WatchExpired", func(t *testing.T) { testWatchExpiredCluster(t, c) })
 	t.Run("FailoverUnderLoad", func(t *testing.T) { testClusterFailover(t, c) })
 }
 

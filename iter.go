@@ -47,8 +47,11 @@ const maxReportedCorrupt = 100
 func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 	var last lastErr
 	seq := func(yield func(string) bool) {
+		ctx, p := s.observe(ctx, OpIDs)
+		n := 0
 		err := s.scanKeys(ctx, false, func(_ context.Context, keys []string, _ []fetched) (bool, error) {
 			for _, k := range keys {
+				n++
 				if !yield(k[len(s.opts.Prefix):]) {
 					return false, nil
 				}
@@ -56,6 +59,7 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 			return true, nil
 		})
 		last.set(err)
+		p.end(ctx, Result{Err: err, Sessions: n})
 	}
 	return seq, last.get
 }
@@ -84,11 +88,14 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error) {
 	var last lastErr
 	seq := func(yield func(string, T) bool) {
+		ctx, p := s.observe(ctx, OpAll)
 		var corrupt corruptList
+		n := 0
 		err := s.scanKeys(ctx, true, func(_ context.Context, keys []string, vals []fetched) (bool, error) {
 			for i, val := range vals {
 				id := keys[i][len(s.opts.Prefix):]
 				if val.err != nil {
+					p.event(ctx, id, Event{Kind: EventCorrupt, Err: val.err})
 					corrupt.add(opErr("all", &CorruptError{ID: id, Err: val.err}))
 					continue
 				}
@@ -97,16 +104,20 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 				}
 				v, err := s.decode("all", id, val.data)
 				if err != nil {
+					p.corrupt(ctx, err)
 					corrupt.add(err)
 					continue
 				}
+				n++
 				if !yield(id, v) {
 					return false, nil
 				}
 			}
 			return true, nil
 		})
-		last.set(corrupt.join(err))
+		err = corrupt.join(err)
+		last.set(err)
+		p.end(ctx, Result{Err: err, Sessions: n})
 	}
 	return seq, last.get
 }
@@ -162,10 +173,18 @@ func (l *lastErr) get() error {
 // [Options.ScanCount] keys. It never runs FLUSHDB. Sessions written while
 // Clear runs may or may not survive it.
 func (s *Store[T]) Clear(ctx context.Context) error {
-	return s.scanKeys(ctx, false, func(ctx context.Context, keys []string, _ []fetched) (bool, error) {
-		_, err := s.del(ctx, keys)
+	ctx, p := s.observe(ctx, OpClear)
+	deleted := 0
+	err := s.scanKeys(ctx, false, func(ctx context.Context, keys []string, _ []fetched) (bool, error) {
+		n, err := s.del(ctx, keys)
+		deleted += n
 		return true, s.wrapErr(ctx, "clear", err)
 	})
+	if deleted > 0 {
+		p.event(ctx, "", Event{Kind: EventDeleted, Count: deleted})
+	}
+	p.end(ctx, Result{Err: err, Sessions: deleted})
+	return err
 }
 
 // Len returns the number of sessions under the store's prefix. It walks the
@@ -174,15 +193,17 @@ func (s *Store[T]) Clear(ctx context.Context) error {
 // counted once. Sessions written or expiring while Len runs may or may not be
 // counted.
 func (s *Store[T]) Len(ctx context.Context) (int, error) {
+	ctx, p := s.observe(ctx, OpLen)
 	n := 0
 	err := s.scanKeys(ctx, false, func(_ context.Context, keys []string, _ []fetched) (bool, error) {
 		n += len(keys)
 		return true, nil
 	})
 	if err != nil {
-		return 0, err
+		n = 0
 	}
-	return n, nil
+	p.end(ctx, Result{Err: err, Sessions: n})
+	return n, err
 }
 
 // fetched is the value of one key read by fetch: data is nil for a missing

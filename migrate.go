@@ -55,13 +55,25 @@ type MigrateReport struct {
 // are. Without Version, every session counts as version 0 and none is
 // written.
 func (s *Store[T]) Migrate(ctx context.Context, opts MigrateOptions) (MigrateReport, error) {
+	ctx, p := s.observe(ctx, OpMigrate)
+	r, err := s.migrate(ctx, p, opts)
+	p.end(ctx, Result{Err: err, Sessions: r.Sessions})
+	return r, err
+}
+
+// migrate is Migrate, under p.
+func (s *Store[T]) migrate(ctx context.Context, p probe, opts MigrateOptions) (MigrateReport, error) {
 	const op = "migrate"
 	r := MigrateReport{Versions: map[int]int{}}
+	fail := func(err error) {
+		p.corrupt(ctx, err)
+		r.fail(err)
+	}
 	err := s.scanKeys(ctx, true, func(ctx context.Context, keys []string, vals []fetched) (bool, error) {
 		for i, key := range keys {
 			data, id := vals[i].data, key[len(s.opts.Prefix):]
 			if vals[i].err != nil {
-				r.fail(opErr(op, &CorruptError{ID: id, Err: vals[i].err}))
+				fail(opErr(op, &CorruptError{ID: id, Err: vals[i].err}))
 				continue
 			}
 			if data == nil {
@@ -72,14 +84,14 @@ func (s *Store[T]) Migrate(ctx context.Context, opts MigrateOptions) (MigrateRep
 			if s.opts.Version > 0 {
 				var err error
 				if ver, err = s.versionOf(data); err != nil {
-					r.fail(opErr(op, &CorruptError{ID: id, Err: err}))
+					fail(opErr(op, &CorruptError{ID: id, Err: err}))
 					continue
 				}
 			}
 			r.Versions[ver]++
 			v, unknown, stale, err := s.decodeStored(op, id, data)
 			if err != nil {
-				r.fail(err)
+				fail(err)
 				continue
 			}
 			if !stale {
@@ -87,7 +99,7 @@ func (s *Store[T]) Migrate(ctx context.Context, opts MigrateOptions) (MigrateRep
 			}
 			next, err := s.encode(op, v, unknown)
 			if err != nil {
-				r.fail(opErr(op, &CorruptError{ID: id, Err: err}))
+				fail(opErr(op, &CorruptError{ID: id, Err: err}))
 				continue
 			}
 			if opts.DryRun {

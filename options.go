@@ -175,6 +175,11 @@ type Options[T any] struct {
 	// whatever it says. Default nil: DecodeFail, an error wrapping a
 	// *CorruptError.
 	OnDecodeError func(data []byte, err error) (T, DecodeAction)
+
+	// Hooks observe the store's operations and the events of its sessions,
+	// for logs, metrics and traces (see [Hooks]). Default: none, at no
+	// cost.
+	Hooks Hooks
 }
 
 // validate reports the first option that is out of range.

@@ -160,6 +160,11 @@ type indexInvocation struct {
 	keys       []string
 	args       []any
 	score, now int64 // Unix ms
+	// p observes the write that the run indexes, for EventEvicted; cond
+	// and size are that write's condition and size, for its own event.
+	p    probe
+	cond string
+	size int
 }
 
 // indexCall prepares the run of indexScript that indexes session id of
@@ -229,6 +234,8 @@ func (s *Store[T]) writeIndexed(ctx context.Context, op string, set *redis.Statu
 		s.seen.Forget(s.seen.Hash(call.id))
 		return set.Err()
 	}
+	// The write is reported before the evictions it causes.
+	s.wrote(ctx, call.p, call.id, call.owner, call.cond, call.size)
 	return s.indexed(ctx, op, call, value, res, err)
 }
 
@@ -294,7 +301,11 @@ func (s *Store[T]) evict(ctx context.Context, op string, call indexInvocation, e
 		victims = append(victims, e.indexEntry)
 		keys = append(keys, s.opts.Prefix+e.id)
 	}
-	if _, err := s.del(ctx, keys); err != nil {
+	n, err := s.del(ctx, keys)
+	if n > 0 {
+		call.p.event(ctx, "", Event{Kind: EventEvicted, Owner: owner, Count: n})
+	}
+	if err != nil {
 		return s.wrapErr(ctx, op+": evict", err)
 	}
 	return s.unindex(ctx, op, owner, append(victims, stale...))
@@ -466,18 +477,22 @@ func (s *Store[T]) OwnedBy(ctx context.Context, owner string) (iter.Seq2[string,
 	const op = "owned by"
 	var last lastErr
 	seq := func(yield func(string, T) bool) {
-		if err := s.checkOwner(op, owner); err != nil {
-			last.set(err)
-			return
-		}
-		last.set(s.walkOwned(ctx, op, owner, func(_ context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {
-			for _, e := range live {
-				if !yield(e.id, e.v) {
-					return nil, false, nil
+		ctx, p := s.observe(ctx, OpOwnedBy)
+		n := 0
+		err := s.checkOwner(op, owner)
+		if err == nil {
+			err = s.walkOwned(ctx, p, op, owner, func(_ context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {
+				for _, e := range live {
+					n++
+					if !yield(e.id, e.v) {
+						return nil, false, nil
+					}
 				}
-			}
-			return nil, true, nil
-		}))
+				return nil, true, nil
+			})
+		}
+		last.set(err)
+		p.end(ctx, Result{Err: err, Sessions: n})
 	}
 	return seq, last.get
 }
@@ -486,12 +501,18 @@ func (s *Store[T]) OwnedBy(ctx context.Context, owner string) (iter.Seq2[string,
 // [Store.OwnedBy] would yield them, and prunes the owner's index as it
 // does. Its cost grows with the number of that owner's sessions only.
 func (s *Store[T]) CountOwned(ctx context.Context, owner string) (int, error) {
-	seq, errf := s.OwnedBy(ctx, owner)
+	const op = "count owned"
+	ctx, p := s.observe(ctx, OpCountOwned)
 	n := 0
-	for range seq {
-		n++
+	err := s.checkOwner(op, owner)
+	if err == nil {
+		err = s.walkOwned(ctx, p, op, owner, func(_ context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {
+			n += len(live)
+			return nil, true, nil
+		})
 	}
-	return n, errf()
+	p.end(ctx, Result{Err: err, Sessions: n})
+	return n, err
 }
 
 // DeleteOwned deletes every session of owner except those whose ids are in
@@ -517,6 +538,14 @@ func (s *Store[T]) CountOwned(ctx context.Context, owner string) (int, error) {
 // [Options.Owner], and one wrapping [ErrInvalidOwner] for an empty owner or
 // one longer than [MaxOwnerLen].
 func (s *Store[T]) DeleteOwned(ctx context.Context, owner string, keep ...string) (int, error) {
+	ctx, p := s.observe(ctx, OpDeleteOwned)
+	n, err := s.deleteOwned(ctx, p, owner, keep)
+	p.end(ctx, Result{Err: err, Sessions: n})
+	return n, err
+}
+
+// deleteOwned is DeleteOwned, under p.
+func (s *Store[T]) deleteOwned(ctx context.Context, p probe, owner string, keep []string) (int, error) {
 	const op = "delete owned"
 	if err := s.checkOwner(op, owner); err != nil {
 		return 0, err
@@ -526,7 +555,7 @@ func (s *Store[T]) DeleteOwned(ctx context.Context, owner string, keep ...string
 		kept[id] = true
 	}
 	deleted := 0
-	err := s.walkOwned(ctx, op, owner, func(ctx context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {
+	err := s.walkOwned(ctx, p, op, owner, func(ctx context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {
 		var gone []indexEntry
 		var keys []string
 		for _, e := range live {
@@ -542,6 +571,9 @@ func (s *Store[T]) DeleteOwned(ctx context.Context, owner string, keep ...string
 		deleted += n
 		return gone, true, s.wrapErr(ctx, op, err)
 	})
+	if deleted > 0 {
+		p.event(ctx, "", Event{Kind: EventRevoked, Owner: owner, Count: deleted})
+	}
 	return deleted, err
 }
 
@@ -555,7 +587,7 @@ func (s *Store[T]) DeleteOwned(ctx context.Context, owner string, keep ...string
 // that an interrupted DeleteOwned leaves entries without sessions (pruned
 // later), never a live session without its entry. walkOwned returns the
 // walk's error joined with the corrupt sessions it met.
-func (s *Store[T]) walkOwned(ctx context.Context, op, owner string, fn func(context.Context, []liveEntry[T]) ([]indexEntry, bool, error)) error {
+func (s *Store[T]) walkOwned(ctx context.Context, p probe, op, owner string, fn func(context.Context, []liveEntry[T]) ([]indexEntry, bool, error)) error {
 	var corrupt corruptList
 	var drop []indexEntry
 	stopped := false
@@ -563,6 +595,9 @@ func (s *Store[T]) walkOwned(ctx context.Context, op, owner string, fn func(cont
 		live, stale, bad, err := s.resolve(ctx, op, owner, batch)
 		if err != nil {
 			return false, err
+		}
+		for _, err := range bad {
+			p.corrupt(ctx, err)
 		}
 		corrupt.add(bad...)
 		drop = append(drop, stale...)

@@ -35,10 +35,14 @@ const (
 // GetAndExtend, Update): a value that cannot be decoded goes to
 // OnDecodeError, which may repair it (stale is then set, so that the caller
 // writes the repaired value back) or have it deleted or taken for missing.
-func (s *Store[T]) decodeOrRepair(ctx context.Context, op, id, key string, data []byte) (v T, unknown []byte, stale bool, err error) {
+func (s *Store[T]) decodeOrRepair(ctx context.Context, p probe, op, id, key string, data []byte) (v T, unknown []byte, stale bool, err error) {
 	v, unknown, stale, err = s.decodeStored(op, id, data)
 	var ce *CorruptError
-	if err == nil || s.opts.OnDecodeError == nil || !errors.As(err, &ce) {
+	if err == nil || !errors.As(err, &ce) {
+		return v, unknown, stale, err
+	}
+	p.event(ctx, id, Event{Kind: EventCorrupt, Bytes: len(data), Err: ce.Err})
+	if s.opts.OnDecodeError == nil {
 		return v, unknown, stale, err
 	}
 	repaired, action := s.opts.OnDecodeError(data, ce.Err)

@@ -47,6 +47,8 @@ type Store[T any] struct {
 	// versionName is `"VersionKey":`, and ownVersion the member that
 	// records Options.Version, under Options.Version.
 	versionName, ownVersion []byte
+	// hooks are Options.Hooks; nil when none is set.
+	hooks *Hooks
 }
 
 // New returns a Store on client. It validates opts and fills in the
@@ -85,6 +87,10 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 	if opts.Owner != nil {
 		s.seen = horizon.New()
 	}
+	if opts.Hooks.set() {
+		h := opts.Hooks
+		s.hooks = &h
+	}
 	if opts.AutoPipeline {
 		var err error
 		if s.ap, err = autoPipeliner(client); err != nil {
@@ -116,7 +122,7 @@ func (s *Store[T]) Client() redis.UniversalClient { return s.client }
 // (see [Options.OnDecodeError]). A session stored in an older version is
 // migrated and written back, once, in the same call (see [Options.Version]).
 func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
-	v, _, err := s.getAndExtend(ctx, id, 0)
+	v, _, err := s.load(ctx, id, 0)
 	return v, err
 }
 
@@ -128,22 +134,35 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 // and PEXPIRE in one pipeline instead. With ttl ≤ 0, or under
 // [Options.DisableTTL] or [Options.DisableTouch], it is a plain Get.
 func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duration) (T, error) {
-	v, _, err := s.getAndExtend(ctx, id, ttl)
+	v, _, err := s.load(ctx, id, ttl)
 	return v, err
 }
 
-// getAndExtend is GetAndExtend, and Get when ttl ≤ 0; it also returns the
-// stored members that T does not declare (see decodeStored), for the save
-// of package httpsession.
-func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
-	op := "get and extend"
+// load is GetAndExtend, and Get when ttl ≤ 0; it also returns the stored
+// members that T does not declare (see decodeStored), for the save of
+// package httpsession.
+func (s *Store[T]) load(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
+	o := OpGetAndExtend
 	if ttl <= 0 || s.opts.DisableTTL || s.opts.DisableTouch {
-		op, ttl = "get", 0
+		o, ttl = OpGet, 0
+	}
+	ctx, p := s.observe(ctx, o)
+	v, unknown, n, err := s.getAndExtend(ctx, p, id, ttl)
+	p.end(ctx, Result{Err: err, Bytes: n})
+	return v, unknown, err
+}
+
+// getAndExtend is load, under p; it also returns the size of the stored
+// value.
+func (s *Store[T]) getAndExtend(ctx context.Context, p probe, id string, ttl time.Duration) (T, []byte, int, error) {
+	op := "get and extend"
+	if ttl == 0 {
+		op = "get"
 	}
 	var v T
 	key, err := s.begin(ctx, op, id)
 	if err != nil {
-		return v, nil, err
+		return v, nil, 0, err
 	}
 	ttl = ceilMillis(ttl)
 	var data []byte
@@ -167,11 +186,18 @@ func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duratio
 		}
 	}
 	if err != nil {
-		return v, nil, s.readErr(ctx, op, id, err)
+		err = s.readErr(ctx, p, op, id, err)
+		if errors.Is(err, ErrNotFound) {
+			p.event(ctx, id, Event{Kind: EventLoaded})
+		}
+		return v, nil, 0, err
 	}
-	v, unknown, stale, err := s.decodeOrRepair(ctx, op, id, key, data)
+	v, unknown, stale, err := s.decodeOrRepair(ctx, p, op, id, key, data)
+	if errors.Is(err, ErrNotFound) { // taken for missing by OnDecodeError
+		p.event(ctx, id, Event{Kind: EventLoaded})
+	}
 	if err != nil {
-		return v, nil, err
+		return v, nil, len(data), err
 	}
 	if stale {
 		s.upgrade(ctx, key, data, v, unknown)
@@ -179,14 +205,15 @@ func (s *Store[T]) getAndExtend(ctx context.Context, id string, ttl time.Duratio
 	if s.seen != nil && ttl > 0 {
 		s.reindex(ctx, id, v, s.seen.HashBytes(data), ttl)
 	}
-	return v, unknown, nil
+	p.event(ctx, id, Event{Kind: EventLoaded, Hit: true, Bytes: len(data)})
+	return v, unknown, len(data), nil
 }
 
 // Set writes v under id with the time to live chosen by the rules in the
 // package documentation, replacing any session stored there. When that time
 // to live is zero or less, Set deletes the session instead and returns nil.
 func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "set", id, v, writeMode{})
+	return s.observedWrite(ctx, OpSet, id, v, writeMode{})
 }
 
 // Create writes v under id only if no session is stored there (SET NX), and
@@ -194,7 +221,7 @@ func (s *Store[T]) Set(ctx context.Context, id string, v T) error {
 // session under a freshly generated id: it can never overwrite another
 // session. A time to live of zero or less writes nothing and returns nil.
 func (s *Store[T]) Create(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "create", id, v, writeMode{cond: "NX"})
+	return s.observedWrite(ctx, OpCreate, id, v, writeMode{cond: "NX"})
 }
 
 // Replace writes v under id only if a session is stored there (SET XX), and
@@ -203,7 +230,7 @@ func (s *Store[T]) Create(ctx context.Context, id string, v T) error {
 // the meantime stays deleted, instead of coming back to life. A time to live
 // of zero or less deletes the session.
 func (s *Store[T]) Replace(ctx context.Context, id string, v T) error {
-	return s.write(ctx, "replace", id, v, writeMode{cond: "XX"})
+	return s.observedWrite(ctx, OpReplace, id, v, writeMode{cond: "XX"})
 }
 
 // writeMode is how write writes.
@@ -217,29 +244,45 @@ type writeMode struct {
 	unknown []byte
 }
 
-// write is Set, Create and Replace (see writeMode): it writes v under id
-// with the time to live of v, under the condition, or, when that time to
-// live is zero or less, deletes the session (Create then writes nothing).
-func (s *Store[T]) write(ctx context.Context, op, id string, v T, w writeMode) error {
+// observedWrite is write as operation o, under the store's hooks.
+func (s *Store[T]) observedWrite(ctx context.Context, o Op, id string, v T, w writeMode) error {
+	ctx, p := s.observe(ctx, o)
+	n, err := s.write(ctx, p, id, v, w)
+	p.end(ctx, Result{Err: err, Bytes: n})
+	return err
+}
+
+// write is Set, Create and Replace (see writeMode), under p: it writes v
+// under id with the time to live of v, under the condition, or, when that
+// time to live is zero or less, deletes the session (Create then writes
+// nothing). It returns the size of what it wrote.
+func (s *Store[T]) write(ctx context.Context, p probe, id string, v T, w writeMode) (int, error) {
 	cond := w.cond
+	op := "set"
+	switch cond {
+	case "NX":
+		op = "create"
+	case "XX":
+		op = "replace"
+	}
 	key, err := s.begin(ctx, op, id)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
 		if cond == "NX" {
-			return nil
+			return 0, nil
 		}
-		return s.wrapErr(ctx, op+": delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
+		return 0, s.deleteExpired(ctx, p, op, id, key)
 	}
 	owner, err := s.ownerOf(op, v)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	data, err := s.encode(op, v, w.unknown)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	args := make([]any, 3, 6)
 	args[0], args[1], args[2] = "set", key, data
@@ -253,22 +296,48 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, w writeMode) e
 	var call indexInvocation
 	if owner != "" {
 		call = s.indexCall(id, owner, ttl, true)
-		call.replaces = w.replaces
+		call.replaces, call.p, call.cond, call.size = w.replaces, p, cond, len(data)
 	}
 	if owner != "" && s.multiKey {
+		// One round trip; writeIndexed reports the write.
 		err = s.writeIndexed(ctx, op, set, call, s.seen.HashBytes(data))
-	} else {
-		err = s.do(ctx, set)
+	} else if err = s.do(ctx, set); err == nil {
+		s.wrote(ctx, p, id, owner, cond, len(data))
 	}
 	switch {
 	case err == redis.Nil && cond == "NX":
-		return opErr(op, ErrExists)
+		return 0, opErr(op, ErrExists)
 	case err == redis.Nil:
-		return notFoundErr(op)
+		return 0, notFoundErr(op)
+	case err != nil && set.Err() == nil:
+		// The write happened; indexing the owner failed.
+		return len(data), s.wrapErr(ctx, op, err)
 	case err != nil:
-		return s.wrapErr(ctx, op, err)
+		return 0, s.wrapErr(ctx, op, err)
 	case owner != "" && !s.multiKey:
-		return s.runIndex(ctx, op, call, s.seen.HashBytes(data))
+		return len(data), s.runIndex(ctx, op, call, s.seen.HashBytes(data))
+	}
+	return len(data), nil
+}
+
+// wrote reports the write of n bytes under id, of owner, under cond.
+func (s *Store[T]) wrote(ctx context.Context, p probe, id, owner, cond string, n int) {
+	kind := EventSaved
+	if cond == "NX" {
+		kind = EventCreated
+	}
+	p.event(ctx, id, Event{Kind: kind, Owner: owner, Bytes: n})
+}
+
+// deleteExpired deletes the session id, stored under key, whose time to
+// live came out as zero or less in op, and reports the deletion.
+func (s *Store[T]) deleteExpired(ctx context.Context, p probe, op, id, key string) error {
+	cmd := redis.NewIntCmd(ctx, "del", key)
+	if err := s.do(ctx, cmd); err != nil {
+		return s.wrapErr(ctx, op+": delete expired session", err)
+	}
+	if cmd.Val() > 0 {
+		p.event(ctx, id, Event{Kind: EventDeleted})
 	}
 	return nil
 }
@@ -276,11 +345,11 @@ func (s *Store[T]) write(ctx context.Context, op, id string, v T, w writeMode) e
 // writeFor is write for package httpsession: Create, Replace, and the
 // Create of a renewal.
 func (s *Store[T]) writeFor(ctx context.Context, id string, v T, w storeapi.Write) error {
-	op := "replace"
+	o := OpReplace
 	if w.Cond == "NX" {
-		op = "create"
+		o = OpCreate
 	}
-	return s.write(ctx, op, id, v, writeMode{cond: w.Cond, replaces: w.Replaces, unknown: w.Unknown})
+	return s.observedWrite(ctx, o, id, v, writeMode{cond: w.Cond, replaces: w.Replaces, unknown: w.Unknown})
 }
 
 // Touch resets the expiry of the session stored under id from v, by the
@@ -290,6 +359,14 @@ func (s *Store[T]) writeFor(ctx context.Context, id string, v T, w storeapi.Writ
 // does nothing and returns nil under [Options.DisableTouch] or
 // [Options.DisableTTL].
 func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
+	ctx, p := s.observe(ctx, OpTouch)
+	err := s.touch(ctx, p, id, v)
+	p.end(ctx, Result{Err: err})
+	return err
+}
+
+// touch is Touch, under p.
+func (s *Store[T]) touch(ctx context.Context, p probe, id string, v T) error {
 	const op = "touch"
 	if s.opts.DisableTouch || s.opts.DisableTTL {
 		_, err := s.key(op, id)
@@ -301,7 +378,7 @@ func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
 	}
 	ttl := s.ttlOf(v)
 	if ttl <= 0 {
-		return s.wrapErr(ctx, op+": delete expired session", s.do(ctx, redis.NewIntCmd(ctx, "del", key)))
+		return s.deleteExpired(ctx, p, op, id, key)
 	}
 	var found bool
 	if s.opts.TouchSlack > 0 {
@@ -320,6 +397,7 @@ func (s *Store[T]) Touch(ctx context.Context, id string, v T) error {
 	if !found {
 		return notFoundErr(op)
 	}
+	p.event(ctx, id, Event{Kind: EventTouched})
 	s.reindex(ctx, id, v, 0, ttl)
 	return nil
 }
@@ -343,35 +421,44 @@ return 1
 // ignored. On a single server the keys go out in one UNLINK; on a cluster or
 // a ring, as a pipeline of single-key UNLINKs, so no command spans two slots.
 func (s *Store[T]) Delete(ctx context.Context, ids ...string) error {
+	ctx, p := s.observe(ctx, OpDelete)
+	n, err := s.delete(ctx, p, ids)
+	p.end(ctx, Result{Err: err, Sessions: n})
+	return err
+}
+
+// delete is Delete, under p; it returns how many sessions it deleted.
+func (s *Store[T]) delete(ctx context.Context, p probe, ids []string) (int, error) {
 	const op = "delete"
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		k, err := s.key(op, id)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		keys[i] = k
 	}
 	if err := ctx.Err(); err != nil {
-		return s.wrapErr(ctx, op, err)
+		return 0, s.wrapErr(ctx, op, err)
 	}
-	_, err := s.del(ctx, keys)
-	return s.wrapErr(ctx, op, err)
+	n, err := s.del(ctx, keys)
+	if n > 0 {
+		hint := ""
+		if len(ids) == 1 {
+			hint = ids[0]
+		}
+		p.event(ctx, hint, Event{Kind: EventDeleted, Count: n})
+	}
+	return n, s.wrapErr(ctx, op, err)
 }
 
 // unlink deletes the session stored under id and reports whether there was
-// one.
+// one: a Delete of one id, for package httpsession.
 func (s *Store[T]) unlink(ctx context.Context, id string) (bool, error) {
-	const op = "delete"
-	key, err := s.begin(ctx, op, id)
-	if err != nil {
-		return false, err
-	}
-	cmd := redis.NewIntCmd(ctx, "unlink", key)
-	if err := s.do(ctx, cmd); err != nil {
-		return false, s.wrapErr(ctx, op, err)
-	}
-	return cmd.Val() > 0, nil
+	ctx, p := s.observe(ctx, OpDelete)
+	n, err := s.delete(ctx, p, []string{id})
+	p.end(ctx, Result{Err: err, Sessions: n})
+	return n > 0, err
 }
 
 // begin starts operation op on the session id: it returns the session's key,
@@ -401,11 +488,12 @@ func (s *Store[T]) key(op, id string) (string, error) {
 // readErr turns the error of a read of id into the store's: ErrNotFound for
 // a missing key, a *CorruptError for a key of another type, and a wrapped
 // error otherwise.
-func (s *Store[T]) readErr(ctx context.Context, op, id string, err error) error {
+func (s *Store[T]) readErr(ctx context.Context, p probe, op, id string, err error) error {
 	switch {
 	case err == redis.Nil:
 		return notFoundErr(op)
 	case redis.HasErrorPrefix(err, "WRONGTYPE"):
+		p.event(ctx, id, Event{Kind: EventCorrupt, Err: err})
 		return opErr(op, &CorruptError{ID: id, Err: err})
 	}
 	return s.wrapErr(ctx, op, err)
@@ -483,7 +571,7 @@ func (s *Store[T]) internals() any {
 		Encode:       s.opts.Codec.Encode,
 		Unlink:       s.unlink,
 		Owner:        s.opts.Owner,
-		Load:         s.getAndExtend,
+		Load:         s.load,
 		Write:        s.writeFor,
 		Forward:      s.forward,
 		Forwarded:    s.forwarded,

@@ -49,30 +49,45 @@ return 1
 // The write is a Lua compare-and-set on the one key (EVALSHA), so it works on
 // a cluster; each attempt costs two round trips.
 func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) error {
+	ctx, p := s.observe(ctx, OpUpdate)
+	r := s.update(ctx, p, id, fn)
+	p.end(ctx, r)
+	return r.Err
+}
+
+// update is Update, under p; it returns its error, the attempts it made and
+// the size of what it wrote.
+func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T) error) (r Result) {
 	const op = "update"
 	key, err := s.key(op, id)
 	if err != nil {
-		return err
+		return Result{Err: err}
 	}
 	for attempt := range s.opts.UpdateAttempts {
+		r.Attempts = attempt + 1
 		if attempt > 0 {
 			if err := pause(ctx, attempt); err != nil {
-				return s.wrapErr(ctx, op, err)
+				r.Err = s.wrapErr(ctx, op, err)
+				return r
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return s.wrapErr(ctx, op, err)
+			r.Err = s.wrapErr(ctx, op, err)
+			return r
 		}
 		old, err := s.bytes(ctx, "get", key)
 		if err != nil {
-			return s.readErr(ctx, op, id, err)
+			r.Err = s.readErr(ctx, p, op, id, err)
+			return r
 		}
-		v, unknown, _, err := s.decodeOrRepair(ctx, op, id, key, old)
+		v, unknown, _, err := s.decodeOrRepair(ctx, p, op, id, key, old)
 		if err != nil {
-			return err
+			r.Err = err
+			return r
 		}
 		if err := fn(&v); err != nil {
-			return err
+			r.Err = err
+			return r
 		}
 		ttl := s.ttlOf(v)
 		var data []byte
@@ -80,10 +95,12 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		owner := ""
 		if ttl > 0 {
 			if owner, err = s.ownerOf(op, v); err != nil {
-				return err
+				r.Err = err
+				return r
 			}
 			if data, err = s.encode(op, v, unknown); err != nil {
-				return err
+				r.Err = err
+				return r
 			}
 			ttlArg = max(ttl.Milliseconds(), 1)
 			if s.opts.DisableTTL {
@@ -92,16 +109,27 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) e
 		}
 		n, err := casScript.Run(ctx, s.client, []string{key}, old, data, strconv.FormatInt(ttlArg, 10)).Int()
 		if err != nil {
-			return s.wrapErr(ctx, op, err)
+			r.Err = s.wrapErr(ctx, op, err)
+			return r
 		}
 		if n == 1 {
-			if owner != "" {
-				return s.index(ctx, op, id, owner, ttl, s.seen.HashBytes(data), true)
+			if ttl <= 0 {
+				p.event(ctx, id, Event{Kind: EventDeleted})
+				return r
 			}
-			return nil
+			r.Bytes = len(data)
+			p.event(ctx, id, Event{Kind: EventSaved, Owner: owner, Bytes: len(data)})
+			if owner != "" {
+				call := s.indexCall(id, owner, ttl, true)
+				call.p = p
+				r.Err = s.runIndex(ctx, op, call, s.seen.HashBytes(data))
+			}
+			return r
 		}
 	}
-	return opErr(op, fmt.Errorf("%w: %d attempts", ErrConflict, s.opts.UpdateAttempts))
+	p.event(ctx, id, Event{Kind: EventConflict, Count: s.opts.UpdateAttempts})
+	r.Err = opErr(op, fmt.Errorf("%w: %d attempts", ErrConflict, s.opts.UpdateAttempts))
+	return r
 }
 
 // pause sleeps before retry number attempt: a random time up to a bound

@@ -387,6 +387,18 @@ type Options struct {
 	// decoded. Default CorruptNew.
 	OnCorrupt CorruptPolicy
 
+	// OnEvent, when set, is called once for each event in the life of a
+	// request's session (see [EventKind]): loaded, created, saved,
+	// touched, regenerated, renewed, destroyed, revoked, corrupt, ended,
+	// lost. It runs synchronously, in the request's goroutine, with the
+	// request's context (and so its trace), after the store has answered
+	// for the change it reports, so it adds its own time to the request's:
+	// keep it fast. It is never handed a whole session id, only a hint of
+	// one. A panic in it is not recovered: it goes up through the handler,
+	// as a panic in the handler would (net/http's server logs it and drops
+	// the connection). Default nil: no events, at no cost.
+	OnEvent func(ctx context.Context, e Event)
+
 	// Logger receives the middleware's log lines: errors, corrupt sessions,
 	// failed touches. Default slog.Default() (looked up when a line is
 	// written). Log lines never contain a whole session id, since an id is
@@ -575,8 +587,12 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 	}
 	switch {
 	case errors.Is(err, typedstore.ErrNotFound):
+		m.emit(ctx, id, Event{Kind: EventLoaded})
 		return m.newSession(r, hadCookie, m.endedBy(r))
 	case errors.Is(err, typedstore.ErrCorrupt):
+		var ce *typedstore.CorruptError
+		errors.As(err, &ce)
+		m.emit(ctx, id, Event{Kind: EventCorrupt, Err: ce.Err})
 		switch m.opts.OnCorrupt {
 		case CorruptFail:
 			return nil, err
@@ -602,6 +618,7 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 			if err != nil {
 				return nil, err
 			}
+			m.emit(ctx, id, Event{Kind: EventLoaded})
 			return m.newSession(r, hadCookie, ExpiredLifetime)
 		}
 	}
@@ -623,6 +640,7 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 			if _, err := m.store.Unlink(ctx, id); err != nil {
 				return nil, err
 			}
+			m.emit(ctx, id, Event{Kind: EventLoaded})
 			return m.newSession(r, hadCookie, why)
 		}
 		s.cookie.OriginalMaxAge = stored.OriginalMaxAge
@@ -637,6 +655,7 @@ func (m *Manager[T]) load(r *http.Request) (*Session[T], error) {
 	if !m.opts.Resave {
 		s.savedHash, s.saved, s.savedID = s.origHash, true, id
 	}
+	m.emit(ctx, id, Event{Kind: EventLoaded, Hit: true})
 	return s, nil
 }
 
@@ -683,6 +702,9 @@ func (m *Manager[T]) checkLifetime(s *Session[T]) (ended bool, err error) {
 // newSession returns a new, empty session under a new id; why is why the
 // session that the request's cookie named ended, if it did.
 func (m *Manager[T]) newSession(r *http.Request, hadCookie bool, why ExpiryReason) (*Session[T], error) {
+	if why != "" {
+		m.emit(r.Context(), "", Event{Kind: EventEnded, Reason: why})
+	}
 	s := &Session[T]{m: m, r: r, hadCookie: hadCookie, expired: why}
 	if err := s.reset(); err != nil {
 		return nil, err

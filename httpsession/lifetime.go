@@ -216,8 +216,12 @@ func (s *Session[T]) renew(ctx context.Context) error {
 		return nil
 	}
 	found, err := s.m.store.Unlink(ctx, old)
-	if err != nil || found {
+	if err != nil {
 		return err
+	}
+	if found {
+		s.m.emit(ctx, id, Event{Kind: EventRenewed})
+		return nil
 	}
 	// Destroyed meanwhile (a logout in another tab, DestroyOthers): the
 	// copy must not bring it back under the new id.

@@ -40,7 +40,7 @@ type tb interface {
 type lifeEnv struct {
 	t      tb
 	mr     *miniredis.Miniredis
-	client *redis.Client
+	client redis.UniversalClient
 	store  *typedstore.Store[lsess]
 	m      *httpsession.Manager[lsess]
 	h      http.Handler
@@ -50,10 +50,21 @@ type lifeEnv struct {
 
 func newLifeEnv(t tb, opts httpsession.Options, sopts typedstore.Options[lsess]) *lifeEnv {
 	t.Helper()
-	e := &lifeEnv{t: t, mr: miniredis.RunT(t), clock: clock.NewFake(time.Now()), logs: &syncBuffer{}}
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { client.Close() })
+	e := newLifeEnvOn(t, client, opts, sopts)
+	e.mr = mr
+	e.clock = clock.NewFake(time.Now())
 	clock.Set(t, e.clock.Now)
-	e.client = redis.NewClient(&redis.Options{Addr: e.mr.Addr()})
-	t.Cleanup(func() { e.client.Close() })
+	return e
+}
+
+// newLifeEnvOn is newLifeEnv on client, with the real clock: advance is
+// for miniredis only.
+func newLifeEnvOn(t tb, client redis.UniversalClient, opts httpsession.Options, sopts typedstore.Options[lsess]) *lifeEnv {
+	t.Helper()
+	e := &lifeEnv{t: t, client: client, logs: &syncBuffer{}}
 	var err error
 	if e.store, err = typedstore.New(e.client, sopts); err != nil {
 		t.Fatal(err)
@@ -189,7 +200,7 @@ func (b *browser) start(h http.Handler, path string) <-chan *httptest.ResponseRe
 
 // attach adds the cookies the browser would send now to req.
 func (b *browser) attach(req *http.Request) {
-	now := b.e.clock.Now()
+	now := clock.Now()
 	for name, jc := range b.cookies {
 		if !jc.expires.IsZero() && !now.Before(jc.expires) && !b.keepExpired {
 			delete(b.cookies, name)
@@ -201,7 +212,7 @@ func (b *browser) attach(req *http.Request) {
 
 // keep stores the cookies of a response.
 func (b *browser) keep(cookies []*http.Cookie) {
-	now := b.e.clock.Now()
+	now := clock.Now()
 	for _, c := range cookies {
 		switch {
 		case c.MaxAge < 0:

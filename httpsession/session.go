@@ -215,6 +215,7 @@ func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
 		return err
 	}
 	s.Data = result
+	s.m.emit(ctx, s.id, Event{Kind: EventSaved})
 	h, err := s.hash()
 	if err != nil {
 		return err
@@ -227,6 +228,7 @@ func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
 // the browser's cookie is cleared.
 func (s *Session[T]) lost() {
 	s.stored, s.gone = false, true
+	s.m.emit(s.r.Context(), s.id, Event{Kind: EventLost})
 }
 
 // Regenerate moves the session to a new id, as a login must, so that an id
@@ -277,6 +279,7 @@ func (s *Session[T]) Regenerate(ctx context.Context) error {
 	s.begin()
 	s.cookie = s.m.newCookie(s.r)
 	s.touchCookie()
+	s.m.emit(ctx, id, Event{Kind: EventRegenerated})
 	return nil
 }
 
@@ -304,7 +307,11 @@ func (s *Session[T]) DestroyOthers(ctx context.Context) (int, error) {
 	if owner == "" {
 		return 0, nil
 	}
-	return s.m.sessions.DeleteOwned(ctx, owner, s.id)
+	n, err := s.m.sessions.DeleteOwned(ctx, owner, s.id)
+	if n > 0 {
+		s.m.emit(ctx, s.id, Event{Kind: EventRevoked, Count: n})
+	}
+	return n, err
 }
 
 // Destroy deletes the stored session, as a logout does, and replaces it
@@ -319,6 +326,7 @@ func (s *Session[T]) Destroy(ctx context.Context) error {
 			return err
 		}
 		s.stored = false
+		s.m.emit(ctx, s.id, Event{Kind: EventDestroyed})
 	}
 	if s.committed {
 		return nil
@@ -422,6 +430,13 @@ func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case s.renewing != "": // reported by renew
+	case s.stored:
+		s.m.emit(ctx, s.id, Event{Kind: EventSaved})
+	default:
+		s.m.emit(ctx, s.id, Event{Kind: EventCreated})
+	}
 	s.saved, s.savedID, s.savedHash, s.savedNow = true, s.id, h, true
 	s.stored, s.forceSave = true, false
 	return nil
@@ -475,10 +490,13 @@ func (s *Session[T]) commit(h http.Header) error {
 	case !isNew && !s.savedNow:
 		s.putCookie()
 		if s.extendedEnough() {
+			s.m.emit(ctx, s.id, Event{Kind: EventTouched}) // by the GETEX that loaded it
 			break
 		}
 		err := s.m.sessions.Touch(ctx, s.id, s.Data)
-		if err != nil && !errors.Is(err, typedstore.ErrNotFound) {
+		if st := s.m.store.Settings; err == nil && !st.DisableTouch && !st.DisableTTL {
+			s.m.emit(ctx, s.id, Event{Kind: EventTouched})
+		} else if err != nil && !errors.Is(err, typedstore.ErrNotFound) {
 			// The session is intact, only its expiry was not reset: not
 			// worth failing the response for.
 			s.m.logger().WarnContext(ctx, "httpsession: touch session", "session", redact.ID(s.id), "err", err)
