@@ -129,24 +129,32 @@ var gone = expiring(0, -time.Second)
 var hookCases = []hookCase{
 	{
 		name: "created by Create",
-		act:  func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Create(ctx, "a", session{}) },
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Create(ctx, "a", session{})
+		},
 		want: []string{"start create", "created create", "end create ok"},
 	},
 	{
 		name:  "none when Create finds a session",
 		setup: set("a", session{}),
-		act:   func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Create(ctx, "a", session{}) },
-		want:  []string{"start create", "end create exists"},
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Create(ctx, "a", session{})
+		},
+		want: []string{"start create", "end create exists"},
 	},
 	{
 		name:  "loaded by Get: a hit",
 		setup: set("a", session{}),
-		act:   func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Get(ctx, "a") },
-		want:  []string{"start get", "loaded get hit", "end get ok"},
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Get(ctx, "a")
+		},
+		want: []string{"start get", "loaded get hit", "end get ok"},
 	},
 	{
 		name: "loaded by Get: a miss",
-		act:  func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Get(ctx, "a") },
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Get(ctx, "a")
+		},
 		want: []string{"start get", "loaded get miss", "end get not found"},
 	},
 	{
@@ -159,18 +167,24 @@ var hookCases = []hookCase{
 	},
 	{
 		name: "saved by Set",
-		act:  func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Set(ctx, "a", session{}) },
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Set(ctx, "a", session{})
+		},
 		want: []string{"start set", "saved set", "end set ok"},
 	},
 	{
 		name:  "saved by Replace",
 		setup: set("a", session{}),
-		act:   func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Replace(ctx, "a", session{}) },
-		want:  []string{"start replace", "saved replace", "end replace ok"},
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Replace(ctx, "a", session{})
+		},
+		want: []string{"start replace", "saved replace", "end replace ok"},
 	},
 	{
 		name: "none when Replace finds no session",
-		act:  func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Replace(ctx, "a", session{}) },
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Replace(ctx, "a", session{})
+		},
 		want: []string{"start replace", "end replace not found"},
 	},
 	{
@@ -184,12 +198,16 @@ var hookCases = []hookCase{
 	{
 		name:  "touched by Touch",
 		setup: set("a", session{}),
-		act:   func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Touch(ctx, "a", session{}) },
-		want:  []string{"start touch", "touched touch", "end touch ok"},
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Touch(ctx, "a", session{})
+		},
+		want: []string{"start touch", "touched touch", "end touch ok"},
 	},
 	{
 		name: "none when Touch finds no session",
-		act:  func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Touch(ctx, "a", session{}) },
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Touch(ctx, "a", session{})
+		},
 		want: []string{"start touch", "end touch not found"},
 	},
 	{
@@ -202,20 +220,26 @@ var hookCases = []hookCase{
 	},
 	{
 		name: "none when Delete finds nothing",
-		act:  func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Delete(ctx, "a") },
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Delete(ctx, "a")
+		},
 		want: []string{"start delete", "end delete ok"},
 	},
 	{
 		name:  "deleted by Set of an expired value",
 		setup: set("a", session{}),
-		act:   func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Set(ctx, "a", gone) },
-		want:  []string{"start set", "deleted set", "end set ok"},
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Set(ctx, "a", gone)
+		},
+		want: []string{"start set", "deleted set", "end set ok"},
 	},
 	{
 		name:  "deleted by Touch of an expired value",
 		setup: set("a", session{}),
-		act:   func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Touch(ctx, "a", gone) },
-		want:  []string{"start touch", "deleted touch", "end touch ok"},
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Touch(ctx, "a", gone)
+		},
+		want: []string{"start touch", "deleted touch", "end touch ok"},
 	},
 	{
 		name:  "deleted by Update to an expired value",
@@ -228,8 +252,10 @@ var hookCases = []hookCase{
 	{
 		name:  "deleted by Clear, counted",
 		setup: both(set("a", session{}), set("b", session{}), set("c", session{UserID: 7})),
-		act:   func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Clear(ctx) },
-		want:  []string{"start clear", "deleted clear n=3", "end clear ok"},
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Clear(ctx)
+		},
+		want: []string{"start clear", "deleted clear n=3", "end clear ok"},
 	},
 	{
 		name:  "evicted by a Create over MaxPerOwner, after the create",
@@ -258,8 +284,10 @@ var hookCases = []hookCase{
 	{
 		name:  "corrupt in Get",
 		setup: raw("a", "{not json"),
-		act:   func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) { s.Get(ctx, "a") },
-		want:  []string{"start get", "corrupt get", "end get corrupt"},
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Get(ctx, "a")
+		},
+		want: []string{"start get", "corrupt get", "end get corrupt"},
 	},
 	{
 		name: "corrupt in GetAndExtend: a key of another type",
@@ -421,8 +449,8 @@ func TestHooksResults(t *testing.T) {
 	want := []struct {
 		bytes, sessions, attempts int
 	}{
-		{len(stored), 0, 0}, // set
-		{len(stored), 0, 0}, // get
+		{len(stored), 0, 0},                             // set
+		{len(stored), 0, 0},                             // get
 		{len(stored) - len("alice") + len("bob"), 0, 1}, // update
 		{-1, 0, 0}, // set b
 		{0, 2, 0},  // delete
