@@ -605,3 +605,38 @@ func benchPerSession(b *testing.B, n int) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/session")
 	}
 }
+
+// BenchmarkHooks is a Get with no hooks, with no-op Start and End, and
+// with a no-op Event too (one more allocation per event: the id's hint).
+// The cost of OpenTelemetry's hooks is BenchmarkOverhead in
+// extra/typedstoreotel.
+func BenchmarkHooks(b *testing.B) {
+	noopStart := func(ctx context.Context, _ typedstore.Op) context.Context { return ctx }
+	noopEnd := func(context.Context, typedstore.Op, typedstore.Result) {}
+	variants := []struct {
+		name  string
+		hooks typedstore.Hooks
+	}{
+		{"none", typedstore.Hooks{}},
+		{"start-end", typedstore.Hooks{Start: noopStart, End: noopEnd}},
+		{"all", typedstore.Hooks{Start: noopStart, End: noopEnd, Event: func(context.Context, typedstore.Event) {}}},
+	}
+	benchEach(b, func(b *testing.B, be benchBackend) {
+		ctx := context.Background()
+		ids := benchIDs("hooks", benchKeys)
+		benchPreload(b, be, ids)
+		for _, v := range variants {
+			b.Run(v.name, func(b *testing.B) {
+				b.ReportAllocs()
+				s := benchStore(b, be, typedstore.Options[benchSession]{Hooks: v.hooks})
+				i := 0
+				for b.Loop() {
+					if _, err := s.Get(ctx, ids[i%len(ids)]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+	})
+}
