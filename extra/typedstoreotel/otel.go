@@ -219,7 +219,7 @@ func newAttrSets(base []attribute.KeyValue) *attrSets {
 	return a
 }
 
-func (a *attrSets) spanName(op typedstore.Op) string                     { return a.names[op] }
+func (a *attrSets) spanName(op typedstore.Op) string                      { return a.names[op] }
 func (a *attrSets) spanAttrs(op typedstore.Op) trace.SpanStartEventOption { return a.spans[op] }
 
 func (a *attrSets) operation(op typedstore.Op, outcome string) metric.MeasurementOption {
