@@ -11,9 +11,16 @@
 // server, and signs cookies with SESSION_SECRET (a random secret when it is
 // unset, so sessions do not survive a restart):
 //
-//	go run ./examples/webapp
-//	go run ./examples/webapp -addr 127.0.0.1:9000
-//	REDIS_URL=redis://127.0.0.1:6379/0 SESSION_SECRET=… go run ./examples/webapp
+// With -telemetry, it writes OpenTelemetry traces (a span for every
+// request, store operation and Redis command) and metrics (every ten
+// seconds and at exit) as JSON to a file, or to standard output for "-".
+// It is a module of its own, so that OpenTelemetry stays out of the
+// library's go.mod; from the repository's root:
+//
+//	cd examples/webapp && go run .
+//	go run . -addr 127.0.0.1:9000
+//	go run . -telemetry telemetry.json
+//	REDIS_URL=redis://127.0.0.1:6379/0 SESSION_SECRET=… go run .
 package main
 
 import (
@@ -24,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"html/template"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -110,15 +118,33 @@ var storeOptions = typedstore.Options[Session]{
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	telemetryTo := flag.String("telemetry", "", "write OpenTelemetry traces and metrics as JSON to this file (- for standard output)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr); err != nil {
+	if err := run(ctx, *addr, *telemetryTo); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, addr string) error {
+func run(ctx context.Context, addr, telemetryTo string) error {
+	var w io.Writer
+	switch telemetryTo {
+	case "":
+	case "-":
+		w = os.Stdout
+	default:
+		f, err := os.Create(telemetryTo)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	tel, err := newTelemetry(w, 10*time.Second)
+	if err != nil {
+		return err
+	}
 	url := os.Getenv("REDIS_URL")
 	if url == "" {
 		mr, err := miniredis.Run()
@@ -131,21 +157,28 @@ func run(ctx context.Context, addr string) error {
 	} else {
 		fmt.Println("Redis:", url)
 	}
-	store, err := typedstore.Open(url, storeOptions)
+	opts := storeOptions
+	opts.Hooks = tel.hooks
+	store, err := typedstore.Open(url, opts)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if err := tel.instrument(store); err != nil {
+		return err
+	}
+	defer tel.shutdown(context.Background())
 
 	secret := os.Getenv("SESSION_SECRET")
 	if secret == "" {
 		secret = rand.Text() + rand.Text()
 		fmt.Println("SESSION_SECRET is unset: signing cookies with a random secret")
 	}
-	h, err := newHandler(store, secret, time.Now)
+	h, err := newHandler(store, secret, time.Now, tel.onEvent)
 	if err != nil {
 		return err
 	}
+	h = tel.handler(h)
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -173,9 +206,11 @@ type site struct {
 }
 
 // newHandler returns the site, with its sessions in store (opened with
-// storeOptions). now tells the time of logins and last visits.
-func newHandler(store *typedstore.Store[Session], secret string, now func() time.Time) (http.Handler, error) {
+// storeOptions). now tells the time of logins and last visits; onEvent,
+// when not nil, hears the middleware's events.
+func newHandler(store *typedstore.Store[Session], secret string, now func() time.Time, onEvent func(context.Context, httpsession.Event)) (http.Handler, error) {
 	sessions, err := httpsession.New(store, httpsession.Options{
+		OnEvent:     onEvent,
 		Secrets:     []string{secret},
 		IdleTimeout: idleTimeout,
 		Lifetime:    maxLifetime,

@@ -42,7 +42,7 @@ func newTestSite(t *testing.T) *testSite {
 	t.Cleanup(func() { store.Close() })
 	c := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
 	clock.Set(t, c.Now) // these tests must not run in parallel
-	h, err := newHandler(store, "test secret", c.Now)
+	h, err := newHandler(store, "test secret", c.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
