@@ -79,6 +79,18 @@
 // a message names a session, it shows a hint of its id (at most its first
 // six bytes), and programs find the id itself in [CorruptError.ID].
 //
+// # Observability
+//
+// [Options.Hooks] observes the store: [Hooks.Start] and [Hooks.End] around
+// every operation, for traces and latency, and [Hooks.Event] for every
+// event of a session's life (created, loaded, saved, touched, deleted,
+// evicted, revoked, corrupt, a conflict, an expiry). They cost nothing when
+// unset. [Store.EstimateLen] counts sessions in constant time per server,
+// without a scan, for a gauge; [Store.WatchExpired] reports expiries,
+// best effort. Module github.com/typedstore/typedstore/extra/typedstoreotel
+// turns all of it into OpenTelemetry spans and metrics; docs/observability.md
+// in the repository shows a trace.
+//
 // # Contexts
 //
 // Every method that talks to Redis takes a context first. A context that is

@@ -41,7 +41,7 @@ type LenEstimate struct {
 // It is exact when the database holds nothing but this store's sessions,
 // and otherwise off by a sampling error of about ±2·√(p(1−p)/256) of the
 // database's keys (p being the share of them that are sessions: ±6% of
-// them at p = ½, ±3% at p = 0.9), which [LenEstimate.Margin] gives. Under
+// them at p = ½, ±4% at p = 0.9), which [LenEstimate.Margin] gives. Under
 // [Options.Owner], the owner indexes are keys of the database too, and so
 // a share of it that is not sessions. Two biases are not in the margin:
 // DBSIZE counts keys that have expired and that Redis has not reclaimed

@@ -114,7 +114,9 @@ func hookOwner(v session) string {
 // hookCase is one event on one path: setup runs unobserved, act is
 // observed, and want is what the hooks must have received, in order.
 type hookCase struct {
-	name  string
+	name string
+	// opts, when set, changes the store's options.
+	opts  func(*typedstore.Options[session])
 	setup func(ctx context.Context, t *testing.T, s *typedstore.Store[session], raw redis.UniversalClient, key func(string) string)
 	act   func(ctx context.Context, s *typedstore.Store[session], raw redis.UniversalClient, key func(string) string)
 	want  []string
@@ -202,6 +204,26 @@ var hookCases = []hookCase{
 			s.Touch(ctx, "a", session{})
 		},
 		want: []string{"start touch", "touched touch", "end touch ok"},
+	},
+	{
+		name:  "touched by a Touch that TouchSlack spares the write",
+		opts:  func(o *typedstore.Options[session]) { o.TouchSlack = time.Minute },
+		setup: set("a", session{}),
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Touch(ctx, "a", session{})
+		},
+		want: []string{"start touch", "touched touch", "end touch ok"},
+	},
+	{
+		name: "corrupt, then loaded, when OnDecodeError repairs",
+		opts: func(o *typedstore.Options[session]) {
+			o.OnDecodeError = func([]byte, error) (session, typedstore.DecodeAction) { return session{}, typedstore.DecodeRepair }
+		},
+		setup: raw("a", "{not json"),
+		act: func(ctx context.Context, s *typedstore.Store[session], _ redis.UniversalClient, _ func(string) string) {
+			s.Get(ctx, "a")
+		},
+		want: []string{"start get", "corrupt get", "loaded get hit", "end get ok"},
 	},
 	{
 		name: "none when Touch finds no session",
@@ -396,14 +418,18 @@ func testHookEvents(t *testing.T, client redis.UniversalClient) {
 			ctx := context.Background()
 			log := &hookLog{}
 			prefix := redistest.UniquePrefix(t)
-			s, err := typedstore.New(client, typedstore.Options[session]{
+			opts := typedstore.Options[session]{
 				Prefix:         prefix,
 				TTL:            time.Hour,
 				Owner:          hookOwner,
 				MaxPerOwner:    2,
 				UpdateAttempts: 3,
 				Hooks:          log.hooks(),
-			})
+			}
+			if tc.opts != nil {
+				tc.opts(&opts)
+			}
+			s, err := typedstore.New(client, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -123,7 +123,7 @@ func NewHooks(opts ...Option) (typedstore.Hooks, error) {
 	a := newAttrSets(base)
 	return typedstore.Hooks{
 		Start: func(ctx context.Context, op typedstore.Op) context.Context {
-			ctx, _ = tracer.Start(ctx, a.spanName(op), trace.WithSpanKind(trace.SpanKindInternal), a.spanAttrs(op))
+			ctx, _ = tracer.Start(ctx, a.spanName(op), internal, a.spanAttrs(op))
 			return ctx
 		},
 		End: func(ctx context.Context, op typedstore.Op, r typedstore.Result) {
@@ -134,16 +134,18 @@ func NewHooks(opts ...Option) (typedstore.Hooks, error) {
 				span.End()
 				return
 			}
-			span.SetAttributes(keyOutcome.String(outcome))
+			var buf [4]attribute.KeyValue
+			kv := append(buf[:0], keyOutcome.String(outcome))
 			if r.Bytes > 0 {
-				span.SetAttributes(keyBytes.Int(r.Bytes))
+				kv = append(kv, keyBytes.Int(r.Bytes))
 			}
 			if r.Sessions > 0 {
-				span.SetAttributes(keySessions.Int(r.Sessions))
+				kv = append(kv, keySessions.Int(r.Sessions))
 			}
 			if r.Attempts > 0 {
-				span.SetAttributes(keyAttempts.Int(r.Attempts))
+				kv = append(kv, keyAttempts.Int(r.Attempts))
 			}
+			span.SetAttributes(kv...)
 			if outcome == "error" || outcome == "corrupt" {
 				span.RecordError(r.Err)
 				span.SetStatus(codes.Error, r.Err.Error())
@@ -164,7 +166,8 @@ func NewHooks(opts ...Option) (typedstore.Hooks, error) {
 			if !span.IsRecording() {
 				return
 			}
-			ev := []attribute.KeyValue{}
+			var buf [5]attribute.KeyValue
+			ev := buf[:0]
 			if e.Session != "" {
 				ev = append(ev, keySession.String(e.Session))
 			}
@@ -184,6 +187,9 @@ func NewHooks(opts ...Option) (typedstore.Hooks, error) {
 		},
 	}, nil
 }
+
+// internal is the kind of the store's spans.
+var internal = trace.WithSpanKind(trace.SpanKindInternal)
 
 // attrSets are the attribute sets of the store's spans and measurements,
 // made once, so that recording one allocates no set.
