@@ -83,7 +83,7 @@ func (tel *telemetry) collect(t testing.TB) map[string]metricdata.Metrics {
 func attrKey(set attribute.Set) string {
 	var parts []string
 	for _, kv := range set.ToSlice() {
-		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+		parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
@@ -196,7 +196,7 @@ func TestSpansAndMetrics(t *testing.T) {
 		for k, v := range w.attrs {
 			got, ok := attrs[k]
 			if !ok || (v >= 0 && got.AsInt64() != v) || (v < 0 && got.AsInt64() <= 0) {
-				t.Errorf("span %d (%s): %s = %v; want %d (-1: positive)", i, sp.Name(), k, got.Emit(), v)
+				t.Errorf("span %d (%s): %s = %v; want %d (-1: positive)", i, sp.Name(), k, got.String(), v)
 			}
 		}
 		var events []string
@@ -205,11 +205,11 @@ func TestSpansAndMetrics(t *testing.T) {
 			for _, kv := range e.Attributes {
 				switch kv.Key {
 				case "typedstore.owner":
-					line += " owner=" + kv.Value.Emit()
+					line += " owner=" + kv.Value.String()
 				case "typedstore.hit":
-					line += " hit=" + kv.Value.Emit()
+					line += " hit=" + kv.Value.String()
 				case "typedstore.count":
-					line += " count=" + kv.Value.Emit()
+					line += " count=" + kv.Value.String()
 				case "typedstore.session":
 					if id := kv.Value.AsString(); !strings.HasSuffix(id, "…\"") || strings.Contains(id, "session-") {
 						t.Errorf("span %d: typedstore.session %s is not a hint", i, id)
