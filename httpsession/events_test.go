@@ -234,3 +234,24 @@ func testEvents(t *testing.T, client redis.UniversalClient) {
 		})
 	}
 }
+
+// TestOnEventPanics: a panic in OnEvent goes up through the handler, as
+// the documentation says, after the save it reports.
+func TestOnEventPanics(t *testing.T) {
+	e := newLifeEnv(t, httpsession.Options{OnEvent: func(_ context.Context, ev httpsession.Event) {
+		if ev.Kind == httpsession.EventCreated {
+			panic("hook failed")
+		}
+	}}, typedstore.Options[lsess]{})
+	defer func() {
+		if r := recover(); r != "hook failed" {
+			t.Errorf("recovered %v; want the hook's panic", r)
+		}
+		keys := e.mr.Keys()
+		if len(keys) != 1 {
+			t.Errorf("stored keys %q; want the session whose creation the hook heard of", keys)
+		}
+	}()
+	e.browser().get("/incr")
+	t.Error("the request returned; want the hook's panic")
+}
