@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,17 +62,18 @@ func testEstimateLen(t *testing.T, c redis.UniversalClient) {
 	}
 	t.Cleanup(func() { s.Clear(ctx) })
 	keys := func() int {
-		n := 0
+		var n atomic.Int64
 		switch c := c.(type) {
 		case *redis.ClusterClient:
+			// ForEachMaster calls its function on every master at once.
 			c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-				n += int(m.DBSize(ctx).Val())
+				n.Add(m.DBSize(ctx).Val())
 				return nil
 			})
 		default:
-			n = int(c.DBSize(ctx).Val())
+			n.Store(c.DBSize(ctx).Val())
 		}
-		return n
+		return int(n.Load())
 	}
 	_, cluster := c.(*redis.ClusterClient)
 	check := func(what string, want int) {
