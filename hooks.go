@@ -27,13 +27,18 @@ import (
 // operation for each range over it: Start as the range begins, End as it
 // ends, however it ends. Operations that other operations call internally
 // (CountOwned ranges over OwnedBy) are not reported twice: each exported
-// method is one operation.
+// method is one operation. When a function of the caller's panics (the
+// body of a range loop, the fn of [Store.Update], the Progress of
+// [Store.Migrate]), End is still called, as the panic goes up, with an
+// Err that says so.
 //
 // A hook that panics is not recovered: the panic goes up through the
 // store's method to its caller, as a panic in a function passed to
-// [Store.Update] does. What the operation did in Redis before the panic
-// stands (an Event reports a change that is already made), and the store
-// stays usable.
+// [Store.Update] does ([Store.WatchExpired] carries a panic of Event over
+// to its own caller). What the operation did in Redis before the panic
+// stands (an Event reports a change that is already made), what it had
+// still to do is not done (a write's evictions under MaxPerOwner, which
+// come after the write's Event), and the store stays usable.
 //
 // No hook is ever handed a whole session id, which is a credential: an
 // [Event] names its session by a hint (its first few characters), and
@@ -60,7 +65,8 @@ type Hooks struct {
 func (h *Hooks) set() bool { return h.Start != nil || h.End != nil || h.Event != nil }
 
 // Op is a store operation, as [Hooks] report it: one for each exported
-// method that talks to Redis.
+// method that talks to Redis. (GetAndExtend is OpGetAndExtend even where it
+// sends a plain GET.)
 type Op uint8
 
 // The operations, one per method of [Store].
@@ -124,17 +130,18 @@ type Result struct {
 	Err error
 	// Duration is the time from Start to End.
 	Duration time.Duration
-	// Bytes is the size of the encoded session read or written by an
-	// operation on one session; 0 for others, and when nothing was read or
-	// written.
+	// Bytes is the size of the encoded session that an operation on one
+	// session wrote, or, when it wrote nothing (a load, an Update that
+	// deleted, gave up or whose fn failed), read; 0 for others, and when
+	// nothing was read or written.
 	Bytes int
 	// Sessions is the number of sessions an operation on many yielded,
 	// counted or deleted: IDs, All, OwnedBy and Migrate (read), Len,
 	// EstimateLen and CountOwned (counted), Delete, Clear and DeleteOwned
 	// (deleted).
 	Sessions int
-	// Attempts is the number of reads and compare-and-sets Update made; 0
-	// for other operations.
+	// Attempts is the number of attempts Update began, each a read and,
+	// unless it failed first, a compare-and-set; 0 for other operations.
 	Attempts int
 }
 
@@ -246,6 +253,22 @@ func (s *Store[T]) observe(ctx context.Context, op Op) (context.Context, probe) 
 		p.start = time.Now()
 	}
 	return ctx, p
+}
+
+// errPanicked is the error that End reports for an operation that a panic
+// in a function of the caller's (the body of a range loop, Update's fn)
+// ended.
+var errPanicked = errors.New("typedstore: ended by a panic in the caller's function")
+
+// unwind, deferred, reports to Hooks.End the end of an operation that a
+// panic ended before it reported its end itself (*ended is false).
+func (p probe) unwind(ctx context.Context, ended *bool, r *Result) {
+	if *ended || p.h == nil || p.h.End == nil {
+		return
+	}
+	res := *r
+	res.Err = errPanicked
+	p.end(ctx, res)
 }
 
 // end reports the end of the operation to Hooks.End.

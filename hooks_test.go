@@ -642,3 +642,80 @@ func TestHooksStartAndEndAllocateNothing(t *testing.T) {
 		t.Errorf("Get allocates %v times with no-op Start and End; want %v, as with no hooks", noop, none)
 	}
 }
+
+// TestHooksEndAfterAPanicInTheCaller: a panic in a function of the
+// caller's (a loop's body, Update's fn, Migrate's Progress) still ends the
+// operation, once, as it goes up.
+func TestHooksEndAfterAPanicInTheCaller(t *testing.T) {
+	log := &hookLog{}
+	_, _, s := newMini(t, typedstore.Options[session]{TTL: time.Hour, Owner: hookOwner, Hooks: log.hooks()})
+	ctx := context.Background()
+	s.Set(ctx, "a", session{UserID: 7})
+	ids, _ := s.IDs(ctx)
+	all, _ := s.All(ctx)
+	owned, _ := s.OwnedBy(ctx, "7")
+	for _, tc := range []struct {
+		op   string
+		call func()
+	}{
+		{"ids", func() {
+			for range ids {
+				panic("body")
+			}
+		}},
+		{"all", func() {
+			for range all {
+				panic("body")
+			}
+		}},
+		{"owned_by", func() {
+			for range owned {
+				panic("body")
+			}
+		}},
+		{"update", func() { s.Update(ctx, "a", func(*session) error { panic("fn") }) }},
+		{"migrate", func() {
+			s.Migrate(ctx, typedstore.MigrateOptions{Progress: func(typedstore.MigrateReport) { panic("progress") }})
+		}},
+	} {
+		log.take()
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", tc.op)
+				}
+			}()
+			tc.call()
+		}()
+		got := log.take()
+		if len(got) < 2 || got[0] != "start "+tc.op || !strings.HasPrefix(got[len(got)-1], "end "+tc.op+" error: ") || !strings.Contains(got[len(got)-1], "panic") {
+			t.Errorf("%s: hooks received %q; want a start and, last, one end whose error says a panic ended it", tc.op, got)
+		}
+		if n := strings.Count(strings.Join(got, "\n"), "end "); n != 1 {
+			t.Errorf("%s: %d ends; want 1", tc.op, n)
+		}
+	}
+}
+
+// TestHooksUpdateResult: Update reports what it read when it wrote
+// nothing, and no attempt when it made none.
+func TestHooksUpdateResult(t *testing.T) {
+	log := &hookLog{}
+	mr, _, s := newMini(t, typedstore.Options[session]{TTL: time.Hour, Hooks: log.hooks()})
+	ctx := context.Background()
+	s.Set(ctx, "a", session{Name: "alice"})
+	stored, _ := mr.Get("sess:a")
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	fail := errors.New("no")
+	s.Update(ctx, "a", func(*session) error { return fail })
+	s.Update(done, "a", func(*session) error { return nil })
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if r := log.results[1]; r.Bytes != len(stored) || r.Attempts != 1 || !errors.Is(r.Err, fail) {
+		t.Errorf("Update whose fn failed: Bytes %d, Attempts %d, Err %v; want %d read, 1, fn's error", r.Bytes, r.Attempts, r.Err, len(stored))
+	}
+	if r := log.results[2]; r.Bytes != 0 || r.Attempts != 0 || !errors.Is(r.Err, context.Canceled) {
+		t.Errorf("Update with a done context: Bytes %d, Attempts %d, Err %v; want 0, 0, context.Canceled", r.Bytes, r.Attempts, r.Err)
+	}
+}

@@ -48,10 +48,12 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 	var last lastErr
 	seq := func(yield func(string) bool) {
 		ctx, p := s.observe(ctx, OpIDs)
-		n := 0
+		var r Result
+		ended := false
+		defer p.unwind(ctx, &ended, &r)
 		err := s.scanKeys(ctx, false, func(_ context.Context, keys []string, _ []fetched) (bool, error) {
 			for _, k := range keys {
-				n++
+				r.Sessions++
 				if !yield(k[len(s.opts.Prefix):]) {
 					return false, nil
 				}
@@ -59,7 +61,8 @@ func (s *Store[T]) IDs(ctx context.Context) (iter.Seq[string], func() error) {
 			return true, nil
 		})
 		last.set(err)
-		p.end(ctx, Result{Err: err, Sessions: n})
+		ended, r.Err = true, err
+		p.end(ctx, r)
 	}
 	return seq, last.get
 }
@@ -90,7 +93,9 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 	seq := func(yield func(string, T) bool) {
 		ctx, p := s.observe(ctx, OpAll)
 		var corrupt corruptList
-		n := 0
+		var r Result
+		ended := false
+		defer p.unwind(ctx, &ended, &r)
 		err := s.scanKeys(ctx, true, func(_ context.Context, keys []string, vals []fetched) (bool, error) {
 			for i, val := range vals {
 				id := keys[i][len(s.opts.Prefix):]
@@ -108,7 +113,7 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 					corrupt.add(err)
 					continue
 				}
-				n++
+				r.Sessions++
 				if !yield(id, v) {
 					return false, nil
 				}
@@ -117,7 +122,8 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 		})
 		err = corrupt.join(err)
 		last.set(err)
-		p.end(ctx, Result{Err: err, Sessions: n})
+		ended, r.Err = true, err
+		p.end(ctx, r)
 	}
 	return seq, last.get
 }

@@ -56,8 +56,12 @@ type MigrateReport struct {
 // written.
 func (s *Store[T]) Migrate(ctx context.Context, opts MigrateOptions) (MigrateReport, error) {
 	ctx, p := s.observe(ctx, OpMigrate)
+	var res Result
+	ended := false
+	defer p.unwind(ctx, &ended, &res)
 	r, err := s.migrate(ctx, p, opts)
-	p.end(ctx, Result{Err: err, Sessions: r.Sessions})
+	ended, res = true, Result{Err: err, Sessions: r.Sessions}
+	p.end(ctx, res)
 	return r, err
 }
 

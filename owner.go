@@ -478,12 +478,14 @@ func (s *Store[T]) OwnedBy(ctx context.Context, owner string) (iter.Seq2[string,
 	var last lastErr
 	seq := func(yield func(string, T) bool) {
 		ctx, p := s.observe(ctx, OpOwnedBy)
-		n := 0
+		var r Result
+		ended := false
+		defer p.unwind(ctx, &ended, &r)
 		err := s.checkOwner(op, owner)
 		if err == nil {
 			err = s.walkOwned(ctx, p, op, owner, func(_ context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {
 				for _, e := range live {
-					n++
+					r.Sessions++
 					if !yield(e.id, e.v) {
 						return nil, false, nil
 					}
@@ -492,7 +494,8 @@ func (s *Store[T]) OwnedBy(ctx context.Context, owner string) (iter.Seq2[string,
 			})
 		}
 		last.set(err)
-		p.end(ctx, Result{Err: err, Sessions: n})
+		ended, r.Err = true, err
+		p.end(ctx, r)
 	}
 	return seq, last.get
 }

@@ -122,7 +122,7 @@ func (s *Store[T]) Client() redis.UniversalClient { return s.client }
 // (see [Options.OnDecodeError]). A session stored in an older version is
 // migrated and written back, once, in the same call (see [Options.Version]).
 func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
-	v, _, err := s.load(ctx, id, 0)
+	v, _, err := s.load(ctx, OpGet, id, 0)
 	return v, err
 }
 
@@ -134,17 +134,15 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 // and PEXPIRE in one pipeline instead. With ttl ≤ 0, or under
 // [Options.DisableTTL] or [Options.DisableTouch], it is a plain Get.
 func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duration) (T, error) {
-	v, _, err := s.load(ctx, id, ttl)
+	v, _, err := s.load(ctx, OpGetAndExtend, id, ttl)
 	return v, err
 }
 
-// load is GetAndExtend, and Get when ttl ≤ 0; it also returns the stored
-// members that T does not declare (see decodeStored), for the save of
-// package httpsession.
-func (s *Store[T]) load(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
-	o := OpGetAndExtend
+// load is GetAndExtend, and Get when ttl ≤ 0, as operation o; it also
+// returns the stored members that T does not declare (see decodeStored).
+func (s *Store[T]) load(ctx context.Context, o Op, id string, ttl time.Duration) (T, []byte, error) {
 	if ttl <= 0 || s.opts.DisableTTL || s.opts.DisableTouch {
-		o, ttl = OpGet, 0
+		ttl = 0
 	}
 	ctx, p := s.observe(ctx, o)
 	v, unknown, n, err := s.getAndExtend(ctx, p, id, ttl)
@@ -340,6 +338,16 @@ func (s *Store[T]) deleteExpired(ctx context.Context, p probe, op, id, key strin
 		p.event(ctx, id, Event{Kind: EventDeleted})
 	}
 	return nil
+}
+
+// loadFor is load for package httpsession: a Get, or with ttl > 0 a
+// GetAndExtend.
+func (s *Store[T]) loadFor(ctx context.Context, id string, ttl time.Duration) (T, []byte, error) {
+	o := OpGet
+	if ttl > 0 {
+		o = OpGetAndExtend
+	}
+	return s.load(ctx, o, id, ttl)
 }
 
 // writeFor is write for package httpsession: Create, Replace, and the
@@ -571,7 +579,7 @@ func (s *Store[T]) internals() any {
 		Encode:       s.opts.Codec.Encode,
 		Unlink:       s.unlink,
 		Owner:        s.opts.Owner,
-		Load:         s.load,
+		Load:         s.loadFor,
 		Write:        s.writeFor,
 		Forward:      s.forward,
 		Forwarded:    s.forwarded,

@@ -50,44 +50,50 @@ return 1
 // a cluster; each attempt costs two round trips.
 func (s *Store[T]) Update(ctx context.Context, id string, fn func(v *T) error) error {
 	ctx, p := s.observe(ctx, OpUpdate)
-	r := s.update(ctx, p, id, fn)
+	var r Result
+	ended := false
+	defer p.unwind(ctx, &ended, &r)
+	s.update(ctx, p, id, fn, &r)
+	ended = true
 	p.end(ctx, r)
 	return r.Err
 }
 
-// update is Update, under p; it returns its error, the attempts it made and
-// the size of what it wrote.
-func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T) error) (r Result) {
+// update is Update, under p; it records in r its error, the attempts it
+// made and the size of what it read or wrote.
+func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T) error, r *Result) {
 	const op = "update"
 	key, err := s.key(op, id)
 	if err != nil {
-		return Result{Err: err}
+		r.Err = err
+		return
 	}
 	for attempt := range s.opts.UpdateAttempts {
-		r.Attempts = attempt + 1
 		if attempt > 0 {
 			if err := pause(ctx, attempt); err != nil {
 				r.Err = s.wrapErr(ctx, op, err)
-				return r
+				return
 			}
 		}
 		if err := ctx.Err(); err != nil {
 			r.Err = s.wrapErr(ctx, op, err)
-			return r
+			return
 		}
+		r.Attempts = attempt + 1
 		old, err := s.bytes(ctx, "get", key)
 		if err != nil {
 			r.Err = s.readErr(ctx, p, op, id, err)
-			return r
+			return
 		}
+		r.Bytes = len(old)
 		v, unknown, _, err := s.decodeOrRepair(ctx, p, op, id, key, old)
 		if err != nil {
 			r.Err = err
-			return r
+			return
 		}
 		if err := fn(&v); err != nil {
 			r.Err = err
-			return r
+			return
 		}
 		ttl := s.ttlOf(v)
 		var data []byte
@@ -96,11 +102,11 @@ func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T)
 		if ttl > 0 {
 			if owner, err = s.ownerOf(op, v); err != nil {
 				r.Err = err
-				return r
+				return
 			}
 			if data, err = s.encode(op, v, unknown); err != nil {
 				r.Err = err
-				return r
+				return
 			}
 			ttlArg = max(ttl.Milliseconds(), 1)
 			if s.opts.DisableTTL {
@@ -110,12 +116,12 @@ func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T)
 		n, err := casScript.Run(ctx, s.client, []string{key}, old, data, strconv.FormatInt(ttlArg, 10)).Int()
 		if err != nil {
 			r.Err = s.wrapErr(ctx, op, err)
-			return r
+			return
 		}
 		if n == 1 {
 			if ttl <= 0 {
 				p.event(ctx, id, Event{Kind: EventDeleted})
-				return r
+				return
 			}
 			r.Bytes = len(data)
 			p.event(ctx, id, Event{Kind: EventSaved, Owner: owner, Bytes: len(data)})
@@ -124,12 +130,12 @@ func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T)
 				call.p = p
 				r.Err = s.runIndex(ctx, op, call, s.seen.HashBytes(data))
 			}
-			return r
+			return
 		}
 	}
 	p.event(ctx, id, Event{Kind: EventConflict, Count: s.opts.UpdateAttempts})
 	r.Err = opErr(op, fmt.Errorf("%w: %d attempts", ErrConflict, s.opts.UpdateAttempts))
-	return r
+	return
 }
 
 // pause sleeps before retry number attempt: a random time up to a bound

@@ -25,7 +25,9 @@ const WatchRefresh = 5 * time.Second
 // expired-key events (__keyevent@<db>__:expired) of the server, or of
 // every master of a cluster or every shard of a ring, and lists those
 // every [WatchRefresh] to subscribe to the masters a failover or a
-// resharding brings; Event is then called from one goroutine per server.
+// resharding brings; Event is then called from one goroutine per server,
+// and a panic in it ends the watch and goes up through WatchExpired, in
+// the caller's goroutine.
 //
 // The events are best effort, as Redis's are, and nothing in the store
 // needs them: Redis publishes an expiry when it reclaims the key, which
@@ -42,33 +44,42 @@ const WatchRefresh = 5 * time.Second
 // blocked (many managed services rename or forbid it), it cannot tell, and
 // subscribes anyway: set the option in the service's settings, or it
 // reports nothing. It returns an error at once when no Event hook is set,
-// and when the first listing of the servers fails.
+// and when the first listing of the servers, or a first subscription,
+// fails (a server cannot be reached, say), unless ctx is done by then.
 func (s *Store[T]) WatchExpired(ctx context.Context) error {
 	if s.hooks == nil || s.hooks.Event == nil {
 		return errors.New("typedstore: watch expired: Options.Hooks.Event is not set: there is nothing to report expiries to")
 	}
-	w := &watcher[T]{s: s, subs: map[string]context.CancelFunc{}}
+	w := &watcher[T]{s: s, subs: map[string]context.CancelFunc{}, panicked: make(chan any, 1)}
 	defer w.stop()
 	servers, err := w.servers(ctx)
-	if err != nil {
-		return err
-	}
-	for _, c := range servers {
-		if err := w.subscribe(ctx, c); err != nil {
-			return err
+	if err == nil {
+		for _, c := range servers {
+			if err = w.subscribe(ctx, c); err != nil {
+				break
+			}
 		}
 	}
-	if len(servers) == 1 && servers[0] == s.client {
-		<-ctx.Done()
-		return nil
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // ended before it began
+		}
+		return err
 	}
-	t := time.NewTicker(WatchRefresh)
-	defer t.Stop()
+	var refresh <-chan time.Time
+	if len(servers) != 1 || servers[0] != s.client {
+		t := time.NewTicker(WatchRefresh)
+		defer t.Stop()
+		refresh = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case v := <-w.panicked:
+			w.stop()
+			panic(v) // the Event hook's, carried over to the caller
+		case <-refresh:
 		}
 		servers, err := w.servers(ctx)
 		if err != nil {
@@ -91,6 +102,9 @@ type watcher[T any] struct {
 	mu   sync.Mutex
 	subs map[string]context.CancelFunc
 	wg   sync.WaitGroup
+	// panicked carries a panic of the Event hook from a subscription's
+	// goroutine to WatchExpired's.
+	panicked chan any
 }
 
 // servers returns the clients to subscribe on: every master or shard, or
@@ -149,6 +163,14 @@ func (w *watcher[T]) subscribe(ctx context.Context, c redis.UniversalClient) err
 	go func() {
 		defer w.wg.Done()
 		defer sub.Close()
+		defer func() {
+			if v := recover(); v != nil {
+				select {
+				case w.panicked <- v:
+				default: // another subscription's panic is on its way
+				}
+			}
+		}()
 		ch := sub.Channel()
 		p := probe{h: w.s.hooks}
 		for {

@@ -240,3 +240,45 @@ func testWatchExpiredCluster(t *testing.T, c *redistest.Cluster) {
 	client.Set(ctx, key, "{}", 50*time.Millisecond)
 	expiries(t, events, 1, 20*time.Second)
 }
+
+// TestWatchExpiredDoneContext: a context done before the watch begins
+// ends it with nil, as any end of the context does.
+func TestWatchExpiredDoneContext(t *testing.T) {
+	_, _, s := newMini(t, typedstore.Options[session]{Hooks: typedstore.Hooks{Event: func(context.Context, typedstore.Event) {}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.WatchExpired(ctx); err != nil {
+		t.Errorf("WatchExpired(done context) = %v; want nil", err)
+	}
+}
+
+// TestWatchExpiredPanicReachesCaller: a panic in Event, called from the
+// watch's own goroutine, goes up through WatchExpired in the caller's.
+func TestWatchExpiredPanicReachesCaller(t *testing.T) {
+	leakcheck.Check(t)
+	srv := redistest.Start(t, "--notify-keyspace-events", "Ex")
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close() })
+	prefix := redistest.UniquePrefix(t)
+	s, err := typedstore.New(client, typedstore.Options[session]{Prefix: prefix, Hooks: typedstore.Hooks{
+		Event: func(context.Context, typedstore.Event) { panic("hook failed") },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		s.WatchExpired(context.Background())
+	}()
+	waitSubscribed(t, 10*time.Second, client)
+	client.Set(context.Background(), prefix+"a-session", "{}", 10*time.Millisecond)
+	select {
+	case v := <-recovered:
+		if v != "hook failed" {
+			t.Errorf("recovered %v; want the hook's panic", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no panic reached WatchExpired's caller within 10 s")
+	}
+}

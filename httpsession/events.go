@@ -35,7 +35,7 @@ const (
 	// EventRenewed: Options.RenewAfter gave the session a new id.
 	EventRenewed
 	// EventDestroyed: Session.Destroy deleted the stored session (a
-	// logout).
+	// logout); none when it was no longer there.
 	EventDestroyed
 	// EventRevoked: Session.DestroyOthers deleted Count other sessions of
 	// the session's owner (never 0).

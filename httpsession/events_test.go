@@ -59,6 +59,8 @@ func (l *eventLog) take() []string {
 //	/save     Save a change now
 //	/vanish   the stored session is deleted (as by another request's
 //	          logout), then the handler changes it
+//	/vanish-logout  the same, then the handler destroys it
+//	/save-with      Save with a context of its own
 func eventsApp(m *httpsession.Manager[lsess]) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", lifeApp(m))
@@ -73,6 +75,16 @@ func eventsApp(m *httpsession.Manager[lsess]) http.Handler {
 		s := m.Get(r)
 		s.Data.Counter++
 		s.Save(r.Context())
+	})
+	mux.HandleFunc("/vanish-logout", func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		m.Store().Delete(r.Context(), s.ID())
+		s.Destroy(r.Context())
+	})
+	mux.HandleFunc("/save-with", func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		s.Data.Counter++
+		s.Save(context.WithValue(r.Context(), saveCtxKey{}, "Save's"))
 	})
 	mux.HandleFunc("/vanish", func(w http.ResponseWriter, r *http.Request) {
 		s := m.Get(r)
@@ -177,6 +189,7 @@ var eventCases = []eventCase{
 		last: "/get", want: []string{"loaded hit", "renewed"},
 	},
 	{name: "lost: destroyed during the request", before: visit("/incr"), last: "/vanish", want: []string{"loaded hit", "lost"}},
+	{name: "none from a logout of a session already gone", before: visit("/incr"), last: "/vanish-logout", want: []string{"loaded hit"}},
 }
 
 func TestEventsReportedOnce(t *testing.T) {
@@ -254,4 +267,24 @@ func TestOnEventPanics(t *testing.T) {
 	}()
 	e.browser().get("/incr")
 	t.Error("the request returned; want the hook's panic")
+}
+
+type saveCtxKey struct{}
+
+// TestEventContext: an event that a method of the session causes comes
+// with the context passed to that method; the others with the request's.
+func TestEventContext(t *testing.T) {
+	var got []string
+	e := newLifeEnv(t, httpsession.Options{OnEvent: func(ctx context.Context, ev httpsession.Event) {
+		v, _ := ctx.Value(saveCtxKey{}).(string)
+		got = append(got, ev.Kind.String()+" "+v)
+	}}, typedstore.Options[lsess]{})
+	e.h = e.m.Handler(eventsApp(e.m))
+	b := e.browser()
+	b.get("/save-with")
+	b.get("/save-with")
+	want := []string{"created Save's", "loaded ", "saved Save's"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events and their contexts %q; want %q", got, want)
+	}
 }

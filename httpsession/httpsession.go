@@ -390,10 +390,13 @@ type Options struct {
 	// OnEvent, when set, is called once for each event in the life of a
 	// request's session (see [EventKind]): loaded, created, saved,
 	// touched, regenerated, renewed, destroyed, revoked, corrupt, ended,
-	// lost. It runs synchronously, in the request's goroutine, with the
-	// request's context (and so its trace), after the store has answered
-	// for the change it reports, so it adds its own time to the request's:
-	// keep it fast. It is never handed a whole session id, only a hint of
+	// lost. It runs synchronously, in the request's goroutine, after the
+	// store has answered for the change it reports, so it adds its own
+	// time to the request's: keep it fast. Its context is the one of the
+	// call that caused the event: the request's for the load and the save
+	// when the response goes out, the one passed to Session.Save, Update,
+	// Regenerate, Destroy or DestroyOthers for theirs (usually the
+	// request's too, and so its trace). It is never handed a whole session id, only a hint of
 	// one. A panic in it is not recovered: it goes up through the handler,
 	// as a panic in the handler would (net/http's server logs it and drops
 	// the connection). Default nil: no events, at no cost.

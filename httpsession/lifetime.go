@@ -228,7 +228,7 @@ func (s *Session[T]) renew(ctx context.Context) error {
 	if _, err := s.m.store.Unlink(ctx, id); err != nil {
 		return err
 	}
-	s.lost()
+	s.lost(ctx)
 	return nil
 }
 

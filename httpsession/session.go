@@ -208,7 +208,7 @@ func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
 		}
 	}
 	if errors.Is(err, typedstore.ErrNotFound) {
-		s.lost()
+		s.lost(ctx)
 		return ErrGone
 	}
 	if err != nil {
@@ -226,9 +226,9 @@ func (s *Session[T]) Update(ctx context.Context, fn func(*T) error) error {
 
 // lost records that the stored session is gone: it is not written again, and
 // the browser's cookie is cleared.
-func (s *Session[T]) lost() {
+func (s *Session[T]) lost(ctx context.Context) {
 	s.stored, s.gone = false, true
-	s.m.emit(s.r.Context(), s.id, Event{Kind: EventLost})
+	s.m.emit(ctx, s.id, Event{Kind: EventLost})
 }
 
 // Regenerate moves the session to a new id, as a login must, so that an id
@@ -271,7 +271,7 @@ func (s *Session[T]) Regenerate(ctx context.Context) error {
 			return err
 		}
 		if !found {
-			s.lost()
+			s.lost(ctx)
 			return ErrGone
 		}
 	}
@@ -322,11 +322,14 @@ func (s *Session[T]) DestroyOthers(ctx context.Context) (int, error) {
 // bounds the deletion.
 func (s *Session[T]) Destroy(ctx context.Context) error {
 	if s.stored {
-		if err := s.m.sessions.Delete(ctx, s.id); err != nil {
+		found, err := s.m.store.Unlink(ctx, s.id)
+		if err != nil {
 			return err
 		}
 		s.stored = false
-		s.m.emit(ctx, s.id, Event{Kind: EventDestroyed})
+		if found {
+			s.m.emit(ctx, s.id, Event{Kind: EventDestroyed})
+		}
 	}
 	if s.committed {
 		return nil
@@ -424,7 +427,7 @@ func (s *Session[T]) write(ctx context.Context, h [sha256.Size]byte) error {
 		}
 	}
 	if s.stored && errors.Is(err, typedstore.ErrNotFound) {
-		s.lost()
+		s.lost(ctx)
 		return ErrGone
 	}
 	if err != nil {

@@ -45,7 +45,9 @@
 //	                               touched, deleted, evicted, revoked,
 //	                               corrupt, conflict, expired) and, for
 //	                               loaded, typedstore.hit; evicted, revoked
-//	                               and deleted count sessions
+//	                               and deleted count sessions, every other
+//	                               event (conflict: an Update that gave up)
+//	                               counts one
 //	typedstore.sessions.active     gauge: the sessions in Redis, from
 //	                               [typedstore.Store.EstimateLen], which
 //	                               never scans (see there for its accuracy)

@@ -153,7 +153,11 @@ func NewHooks(opts ...Option) (typedstore.Hooks, error) {
 			span.End()
 		},
 		Event: func(ctx context.Context, e typedstore.Event) {
-			m.events.Add(ctx, int64(e.Count), a.event(e.Kind, e.Hit))
+			n := int64(e.Count) // the sessions deleted, evicted or revoked
+			if e.Kind == typedstore.EventConflict {
+				n = 1 // its Count is Update's attempts
+			}
+			m.events.Add(ctx, n, a.event(e.Kind, e.Hit))
 			switch e.Kind {
 			case typedstore.EventCreated, typedstore.EventSaved:
 				m.size.Record(ctx, int64(e.Bytes), a.base)
