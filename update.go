@@ -135,7 +135,6 @@ func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T)
 	}
 	p.event(ctx, id, Event{Kind: EventConflict, Count: s.opts.UpdateAttempts})
 	r.Err = opErr(op, fmt.Errorf("%w: %d attempts", ErrConflict, s.opts.UpdateAttempts))
-	return
 }
 
 // pause sleeps before retry number attempt: a random time up to a bound
