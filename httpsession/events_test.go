@@ -288,3 +288,19 @@ func TestEventContext(t *testing.T) {
 		t.Errorf("events and their contexts %q; want %q", got, want)
 	}
 }
+
+// TestCacheHeadersOnce: a response that sets the session cookie and the
+// end cookie says Vary: Cookie and no-cache="Set-Cookie" once each.
+func TestCacheHeadersOnce(t *testing.T) {
+	e := newLifeEnv(t, httpsession.Options{IdleTimeout: time.Hour}, typedstore.Options[lsess]{})
+	res := e.browser().get("/incr")
+	if n := len(res.cookies); n != 2 {
+		t.Fatalf("%d cookies set; want the session's and the end's", n)
+	}
+	if got := res.header.Values("Vary"); !slices.Equal(got, []string{"Cookie"}) {
+		t.Errorf("Vary %q; want Cookie once", got)
+	}
+	if got := res.header.Values("Cache-Control"); !slices.Equal(got, []string{`no-cache="Set-Cookie"`}) {
+		t.Errorf("Cache-Control %q; want no-cache=\"Set-Cookie\" once", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/typedstore/typedstore"
@@ -590,7 +591,16 @@ func (s *Session[T]) setCookie(h http.Header, c *http.Cookie) {
 	if v := c.String(); v != "" {
 		h.Add("Set-Cookie", v)
 	}
-	// Keep shared caches from storing one visitor's cookie for another.
-	h.Add("Vary", "Cookie")
-	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+	// Keep shared caches from storing one visitor's cookie for another:
+	// once per response, however many cookies it sets.
+	addOnce(h, "Vary", "Cookie")
+	addOnce(h, "Cache-Control", `no-cache="Set-Cookie"`)
+}
+
+// addOnce adds value to the header key unless one of its values is value
+// already.
+func addOnce(h http.Header, key, value string) {
+	if !slices.Contains(h.Values(key), value) {
+		h.Add(key, value)
+	}
 }

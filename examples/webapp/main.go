@@ -56,8 +56,9 @@ type Session struct {
 	Visits              int      `json:"visits,omitempty"`
 	Cart                []string `json:"cart,omitempty"`
 	Device              Device   `json:"device,omitzero"`
-	// Notice is shown once, on the next view of the devices page.
-	Notice string `json:"notice,omitempty"`
+	// Flash is a message shown once, on the next page: after a login, a
+	// logout, a device logged out.
+	Flash string `json:"flash,omitempty"`
 	// Ended is why the visitor's previous session ended, shown once, on the
 	// next view of the home page (see noteExpiry).
 	Ended httpsession.ExpiryReason `json:"ended,omitempty"`
@@ -229,9 +230,12 @@ func newHandler(store *typedstore.Store[Session], secret string, now func() time
 	mux.HandleFunc("GET /devices", s.devices)
 	mux.HandleFunc("POST /devices/logout", s.logoutDevice)
 	mux.HandleFunc("POST /devices/logout-others", s.logoutOthers)
-	// The forms need no CSRF token: the session cookie is SameSite=Lax (the
-	// httpsession default), so a cross-site POST arrives without it.
-	return sessions.Handler(s.noteExpiry(s.seen(mux))), nil
+	// Every form is a POST, refused when the browser says that it comes
+	// from another site (Sec-Fetch-Site, or Origin against Host): Go's
+	// cross-origin protection, which needs no token in the forms. The
+	// session cookie's SameSite=Lax (the httpsession default) keeps a
+	// cross-site POST from carrying the session besides.
+	return http.NewCrossOriginProtection().Handler(sessions.Handler(s.noteExpiry(s.seen(mux)))), nil
 }
 
 // noteExpiry keeps why the request's session ended, when idleTimeout or
@@ -273,6 +277,8 @@ type homeView struct {
 	// Ended says why the previous session ended, if the lifetime policy
 	// ended it.
 	Ended string
+	// Flash is the message of the request before (a login, a logout).
+	Flash string
 }
 
 func (s *site) home(w http.ResponseWriter, r *http.Request) {
@@ -287,8 +293,17 @@ func (s *site) home(w http.ResponseWriter, r *http.Request) {
 		Since:  sess.Started(),
 		Until:  sess.Started().Add(maxLifetime),
 		Ended:  endedMessage(sess.Data.Ended),
+		Flash:  sess.Data.Flash,
 	}
-	sess.Data.Ended = ""
+	sess.Data.Ended, sess.Data.Flash = "", ""
+	if v.Flash != "" && sess.Data.Name == "" && len(sess.Data.Cart) == 0 {
+		// The session of a logged-out visitor existed only to carry the
+		// message: with the message shown, nothing is left to keep.
+		if err := sess.Destroy(r.Context()); err != nil {
+			unavailable(w, "home", err)
+			return
+		}
+	}
 	render(w, homePage, v)
 }
 
@@ -343,6 +358,7 @@ func (s *site) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	sess.Data.Name = name
+	sess.Data.Flash = "Welcome, " + name + "."
 	sess.Data.Ended = "" // logged in again: no need to say why the last session ended
 	sess.Data.Device = Device{
 		Handle:    rand.Text(),
@@ -364,10 +380,14 @@ func (s *site) addToCart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *site) logout(w http.ResponseWriter, r *http.Request) {
-	if err := s.sessions.Get(r).Destroy(r.Context()); err != nil {
+	sess := s.sessions.Get(r)
+	if err := sess.Destroy(r.Context()); err != nil {
 		unavailable(w, "logout", err)
 		return
 	}
+	// Said on the next page, by the new, empty session that Destroy left,
+	// which the message makes worth a cookie until that page clears it.
+	sess.Data.Flash = "You are logged out."
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -406,13 +426,13 @@ func (s *site) devices(w http.ResponseWriter, r *http.Request) {
 		}
 		return cmp.Or(b.SeenAt.Compare(a.SeenAt), b.LoginAt.Compare(a.LoginAt), cmp.Compare(a.Handle, b.Handle))
 	})
-	notice := sess.Data.Notice
-	sess.Data.Notice = ""
+	flash := sess.Data.Flash
+	sess.Data.Flash = ""
 	render(w, devicesPage, struct {
-		Name, Notice string
-		Devices      []deviceView
-		Max          int
-	}{sess.Data.Name, notice, list, maxDevices})
+		Name, Flash string
+		Devices     []deviceView
+		Max         int
+	}{sess.Data.Name, flash, list, maxDevices})
 }
 
 // logoutDevice logs out the device whose handle the form names. It looks
@@ -450,7 +470,7 @@ func (s *site) logoutDevice(w http.ResponseWriter, r *http.Request) {
 		}
 		n = 1
 	}
-	sess.Data.Notice = loggedOut(n, "device")
+	sess.Data.Flash = loggedOut(n, "device")
 	http.Redirect(w, r, "/devices", http.StatusSeeOther)
 }
 
@@ -465,7 +485,7 @@ func (s *site) logoutOthers(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "log out other devices", err)
 		return
 	}
-	sess.Data.Notice = loggedOut(n, "other device")
+	sess.Data.Flash = loggedOut(n, "other device")
 	http.Redirect(w, r, "/devices", http.StatusSeeOther)
 }
 
@@ -508,8 +528,12 @@ func unavailable(w http.ResponseWriter, what string, err error) {
 	http.Error(w, "sessions are unavailable, try again", http.StatusServiceUnavailable)
 }
 
+// render writes a page. Every page shows the visitor's own session (a
+// name, a cart, devices), so none may be kept by a cache, nor shown again
+// from the browser's history after a logout: Cache-Control: no-store.
 func render(w http.ResponseWriter, t *template.Template, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
 	if err := t.Execute(w, data); err != nil {
 		log.Print(err)
 	}
@@ -525,12 +549,24 @@ var funcs = template.FuncMap{
 }
 
 const head = `<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>typedstore webapp</title>
-<style>body{font-family:sans-serif;max-width:32em;margin:2em auto}li{margin-bottom:1em}</style>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:34em;margin:2em auto;padding:0 1em;color:#1d2330;background:#f7f8fa}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.5em}
+.card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:1em 1.2em;margin:1em 0}
+.flash{background:#e7f5ec;border-color:#9fd5b2}.ended{background:#fdf1e3;border-color:#f0c58e}
+button{font:inherit;padding:.3em .9em;border-radius:6px;border:1px solid #4a6cd4;background:#4a6cd4;color:#fff;cursor:pointer}
+input{font:inherit;padding:.25em .5em;border:1px solid #bcc3cf;border-radius:6px}
+li{margin-bottom:1em}a{color:#3453b8}
+</style>
 `
 
 var homePage = template.Must(template.New("home").Funcs(funcs).Parse(head + `<h1>typedstore webapp</h1>
-{{with .Ended}}<p class="ended"><b>{{.}}</b></p>{{end}}
+{{with .Flash}}<p class="card flash" id="flash">{{.}}</p>{{end}}
+{{with .Ended}}<p class="card ended"><b>{{.}}</b></p>{{end}}
 {{if .Name}}
 <p>Hello, {{.Name}}. This is visit {{.Visits}}.</p>
 <p>Signed in since {{when .Since}}, until {{when .Until}} at the latest.</p>
@@ -552,7 +588,7 @@ var homePage = template.Must(template.New("home").Funcs(funcs).Parse(head + `<h1
 
 var devicesPage = template.Must(template.New("devices").Funcs(funcs).Parse(head + `<h1>Your devices</h1>
 <p><a href="/">Home</a></p>
-{{with .Notice}}<p><b>{{.}}</b></p>{{end}}
+{{with .Flash}}<p class="card flash" id="flash">{{.}}</p>{{end}}
 <p>{{.Name}}, you are logged in on {{len .Devices}} of at most {{.Max}} devices.
 Logging in on one more logs out the one least recently active.</p>
 <ul>

@@ -229,8 +229,11 @@ func TestWebapp(t *testing.T) {
 	if n := len(s.sessionKeys()); n != 1 {
 		t.Errorf("%d sessions stored; want 1 (the pre-login one deleted)", n)
 	}
-	if body := b.post("/logout", nil); !strings.Contains(body, "Log in") || !strings.Contains(body, "Empty.") || strings.Contains(body, `href="/devices"`) {
+	if body := b.post("/logout", nil); !strings.Contains(body, "Log in") || !strings.Contains(body, "Empty.") || strings.Contains(body, `href="/devices"`) || !strings.Contains(body, "You are logged out.") {
 		t.Errorf("after logout: %s", body)
+	}
+	if body := b.get("/"); strings.Contains(body, "logged out") {
+		t.Errorf("the logout's message shown twice: %s", body)
 	}
 	if n := len(s.sessionKeys()); n != 0 {
 		t.Errorf("%d sessions stored after logout; want 0", n)
@@ -680,5 +683,72 @@ func TestHumanDuration(t *testing.T) {
 	}
 	if got := endedMessage(httpsession.ExpiredLifetime); got != lifetimeMessage {
 		t.Errorf("lifetime message %q; want %q", got, lifetimeMessage)
+	}
+}
+
+// TestFlash: the message of a login is shown on the page after it, once.
+func TestFlash(t *testing.T) {
+	s := newTestSite(t)
+	b := s.browser("Firefox")
+	if body := b.post("/login", url.Values{"name": {"Ada"}}); !strings.Contains(body, `id="flash">Welcome, Ada.`) {
+		t.Errorf("the page after the login: %s; want its message", body)
+	}
+	if body := b.get("/"); strings.Contains(body, "Welcome, Ada.") {
+		t.Errorf("the login's message shown twice: %s", body)
+	}
+}
+
+// TestPagesAreNotStored: no page, which all show the visitor's session,
+// may be kept by a cache or shown from history after a logout.
+func TestPagesAreNotStored(t *testing.T) {
+	s := newTestSite(t)
+	b := s.browser("Firefox")
+	b.login("Ada")
+	for _, path := range []string{"/", "/devices"} {
+		res, err := b.client.Get(b.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q; want no-store", path, got)
+		}
+	}
+}
+
+// TestCrossOriginPostsRefused: a form posted from another site is
+// refused, whatever cookie it carries; the site's own forms go through.
+func TestCrossOriginPostsRefused(t *testing.T) {
+	s := newTestSite(t)
+	b := s.browser("Firefox")
+	b.login("Ada")
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+		want   int
+	}{
+		{"Sec-Fetch-Site cross-site", map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"Origin of another site", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"same-origin", map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusSeeOther},
+		{"no browser headers (curl)", nil, http.StatusSeeOther},
+	} {
+		req, _ := http.NewRequest("POST", b.base+"/cart", strings.NewReader("item=bomb"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range tc.header {
+			req.Header.Set(k, v)
+		}
+		c := *b.client
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("%s: POST /cart = %d; want %d", tc.name, res.StatusCode, tc.want)
+		}
+	}
+	if body := b.get("/"); strings.Count(body, "<li>bomb</li>") != 2 {
+		t.Errorf("cart after two refused posts and two accepted: %s", body)
 	}
 }

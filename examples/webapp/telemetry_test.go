@@ -195,6 +195,7 @@ func TestTelemetry(t *testing.T) {
 		t.Fatal("no session cookie")
 	}
 	send("POST", "/logout", url.Values{})
+	send("GET", "/", nil) // says "You are logged out.", and forgets the session that carried it
 	if err := tel.shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,8 @@ func TestTelemetry(t *testing.T) {
 	for _, want := range []string{
 		"POST /cart [httpsession.created]\n  typedstore.create [typedstore.session.created]\n    set\n",
 		"POST /login [httpsession.loaded] [httpsession.regenerated] [httpsession.created]\n  typedstore.get [typedstore.session.loaded]\n    get\n  typedstore.delete [typedstore.session.deleted]\n    unlink\n  typedstore.create [typedstore.session.created]\n",
-		"POST /logout [httpsession.loaded] [httpsession.destroyed]\n",
+		// The logout's new session carries the message to the next page.
+		"POST /logout [httpsession.loaded] [httpsession.destroyed] [httpsession.created]\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the trace has no\n%s", want)
@@ -227,6 +229,6 @@ func TestTelemetry(t *testing.T) {
 		t.Errorf("httpsession.events: %q; want one regenerated", metrics["httpsession.events"])
 	}
 	if !slices.Contains(metrics["typedstore.sessions.active"], "{} 0") {
-		t.Errorf("typedstore.sessions.active: %q; want 0 after the logout", metrics["typedstore.sessions.active"])
+		t.Errorf("typedstore.sessions.active: %q; want 0 after the logout and the page that says so", metrics["typedstore.sessions.active"])
 	}
 }
