@@ -85,7 +85,9 @@ func ExampleOptions_lifetime() {
 		for _, c := range res.Cookies() {
 			if c.Name == httpsession.DefaultName {
 				key := mr.Keys()[0] // the only session
-				fmt.Printf("remember me %s: cookie Max-Age %d, stored for %v\n", remember, c.MaxAge, mr.TTL(key))
+				// To the second: a persistent cookie's session is stored
+				// until the cookie's expiry, set a moment before.
+				fmt.Printf("remember me %s: cookie Max-Age %d, stored for %v\n", remember, c.MaxAge, mr.TTL(key).Round(time.Second))
 			}
 		}
 	}
