@@ -68,3 +68,31 @@ func BenchmarkReadOnlyRequest(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAnonymousRequest serves a request without a cookie to a handler
+// that never asks for its session: the middleware's cost on a page that
+// does not use sessions (no Redis command is sent).
+//
+//	go test -run '^$' -bench AnonymousRequest -cpuprofile cpu.out ./httpsession
+func BenchmarkAnonymousRequest(b *testing.B) {
+	mr := miniredis.RunT(b)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	b.Cleanup(func() { client.Close() })
+	store, err := typedstore.New(client, typedstore.Options[sess]{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := httpsession.New(store, httpsession.Options{Secrets: []string{secret}, MaxAge: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) }))
+	req := httptest.NewRequest("GET", "/anon", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if n := len(mr.Keys()); n != 0 {
+		b.Fatalf("%d keys stored; want none", n)
+	}
+}
