@@ -173,6 +173,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -180,6 +181,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/typedstore/typedstore"
@@ -423,6 +425,8 @@ type Manager[T any] struct {
 	lifer    bool   // *T implements typedstore.LifetimeCarrier
 	store    storeapi.Funcs[T]
 	key      ctxKey[T]
+	// zeroHash is the hash of the zero T, made at its first use.
+	zeroHash func() ([sha256.Size]byte, error)
 }
 
 type ctxKey[T any] struct{ m *Manager[T] }
@@ -455,6 +459,10 @@ func New[T any](store *typedstore.Store[T], opts Options) (*Manager[T], error) {
 		sameSite: cmp.Or(opts.SameSite, http.SameSiteLaxMode),
 	}
 	m.key = ctxKey[T]{m}
+	m.zeroHash = sync.OnceValues(func() ([sha256.Size]byte, error) {
+		var zero T
+		return hashOf(m.store.Encode, zero)
+	})
 	var zero T
 	_, m.carrier = any(&zero).(typedstore.CookieCarrier)
 	_, m.lifer = any(&zero).(typedstore.LifetimeCarrier)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"slices"
 	"time"
 
@@ -393,7 +394,18 @@ func (s *Session[T]) hash() ([sha256.Size]byte, error) {
 	if l := lifetimeOf(&v); l != nil {
 		*l = typedstore.Lifetime{}
 	}
-	b, err := s.m.store.Encode(v)
+	if reflect.ValueOf(&v).Elem().IsZero() {
+		// Every new session, and any emptied one: its hash is the same
+		// each time, made once per manager, which spares a request that
+		// never uses its session two encodings and two SHA-256s.
+		return s.m.zeroHash()
+	}
+	return hashOf(s.m.store.Encode, v)
+}
+
+// hashOf returns the SHA-256 of v's encoding.
+func hashOf[T any](encode func(T) ([]byte, error), v T) ([sha256.Size]byte, error) {
+	b, err := encode(v)
 	if err != nil {
 		return [sha256.Size]byte{}, fmt.Errorf("httpsession: encode session: %w", err)
 	}
