@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -375,27 +376,9 @@ func measure(admin *redis.Client, s *stack, f flow, c int, warm, window time.Dur
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// clockTicks is the unit of /proc/<pid>/stat's times (USER_HZ).
+// clockTicks is the unit of harness.ProcTime (USER_HZ).
 const clockTicks = 100
 
-// procCPU returns the user and system time of a process, in clock ticks,
-// the server's own plus its children's (none here).
-func procCPU(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	var u, st uint64
-	fmt.Sscan(f[11], &u)
-	fmt.Sscan(f[12], &st)
-	return u + st
-}
+// procCPU returns the user and system time of the process pid, in clock
+// ticks.
+func procCPU(pid int) uint64 { return harness.ProcTime(strconv.Itoa(pid)) }

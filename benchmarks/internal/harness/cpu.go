@@ -30,9 +30,9 @@ type CPUMark struct {
 // from /proc: a read of /proc/stat and of one stat file per process, some
 // tens of microseconds. A process that has exited counts for nothing.
 func (w *CPUWatch) Mark() CPUMark {
-	m := CPUMark{at: time.Now(), busy: machineBusy(), owned: procTime("self")}
+	m := CPUMark{at: time.Now(), busy: machineBusy(), owned: ProcTime("self")}
 	for _, pid := range w.Pids {
-		m.owned += procTime(strconv.Itoa(pid))
+		m.owned += ProcTime(strconv.Itoa(pid))
 	}
 	return m
 }
@@ -70,8 +70,10 @@ func machineBusy() uint64 {
 	return sum
 }
 
-// procTime returns the user and system time of a process (a pid, or "self").
-func procTime(pid string) uint64 {
+// ProcTime returns the user and system time of a process (a pid, or
+// "self"), in clock ticks (USER_HZ, 100 a second on Linux); 0 where /proc
+// cannot tell.
+func ProcTime(pid string) uint64 {
 	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return 0
