@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the HTTP comparison (web/main.go) and prints its Markdown tables:
 #
-#   bash benchmarks/web.sh                      # the full run (about 13 minutes on 2 cores)
+#   bash benchmarks/web.sh                      # the full run (about 8 minutes on 2 cores)
 #   bash benchmarks/web.sh -quick               # every cell once, briefly: a smoke test
 #   bash benchmarks/web.sh -o web.md -svg benchmarks/web.svg
 #

@@ -181,7 +181,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/typedstore/typedstore"
@@ -425,8 +425,9 @@ type Manager[T any] struct {
 	lifer    bool   // *T implements typedstore.LifetimeCarrier
 	store    storeapi.Funcs[T]
 	key      ctxKey[T]
-	// zeroHash is the hash of the zero T, made at its first use.
-	zeroHash func() ([sha256.Size]byte, error)
+	// zeroSum is the hash of the zero T, kept once it was made (see
+	// zeroHash).
+	zeroSum atomic.Pointer[[sha256.Size]byte]
 }
 
 type ctxKey[T any] struct{ m *Manager[T] }
@@ -459,10 +460,7 @@ func New[T any](store *typedstore.Store[T], opts Options) (*Manager[T], error) {
 		sameSite: cmp.Or(opts.SameSite, http.SameSiteLaxMode),
 	}
 	m.key = ctxKey[T]{m}
-	m.zeroHash = sync.OnceValues(func() ([sha256.Size]byte, error) {
-		var zero T
-		return hashOf(m.store.Encode, zero)
-	})
+
 	var zero T
 	_, m.carrier = any(&zero).(typedstore.CookieCarrier)
 	_, m.lifer = any(&zero).(typedstore.LifetimeCarrier)
@@ -804,6 +802,20 @@ func (m *Manager[T]) isTLS(r *http.Request) bool {
 	}
 	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+// zeroHash returns the hash of the zero T: made at the first call that
+// succeeds, and kept.
+func (m *Manager[T]) zeroHash() ([sha256.Size]byte, error) {
+	if sum := m.zeroSum.Load(); sum != nil {
+		return *sum, nil
+	}
+	var zero T
+	sum, err := hashOf(m.store.Encode, zero)
+	if err == nil {
+		m.zeroSum.Store(&sum)
+	}
+	return sum, err
 }
 
 func (m *Manager[T]) logger() *slog.Logger {

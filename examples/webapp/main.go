@@ -296,9 +296,10 @@ func (s *site) home(w http.ResponseWriter, r *http.Request) {
 		Flash:  sess.Data.Flash,
 	}
 	sess.Data.Ended, sess.Data.Flash = "", ""
-	if v.Flash != "" && sess.Data.Name == "" && len(sess.Data.Cart) == 0 {
+	if (v.Flash != "" || v.Ended != "") && sess.Data.Name == "" && len(sess.Data.Cart) == 0 {
 		// The session of a logged-out visitor existed only to carry the
-		// message: with the message shown, nothing is left to keep.
+		// message (a logout's, or why the last session ended): with the
+		// message shown, nothing is left to keep.
 		if err := sess.Destroy(r.Context()); err != nil {
 			unavailable(w, "home", err)
 			return

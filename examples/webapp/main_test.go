@@ -752,3 +752,19 @@ func TestCrossOriginPostsRefused(t *testing.T) {
 		t.Errorf("cart after two refused posts and two accepted: %s", body)
 	}
 }
+
+// TestEndedMessageLeavesNothing: the session that carries why the last one
+// ended, to the home page, is gone once the page has said it.
+func TestEndedMessageLeavesNothing(t *testing.T) {
+	s := newTestSite(t)
+	b := s.browser("Firefox")
+	b.login("Ada")
+	s.advance(idleTimeout + time.Second)
+	b.get("/devices") // redirected home, which says why the session ended
+	if body := b.get("/"); strings.Contains(body, "Your session ended") {
+		t.Errorf("the message shown twice: %s", body)
+	}
+	if n := len(s.sessionKeys()); n != 0 {
+		t.Errorf("%d sessions stored after the message was shown; want 0", n)
+	}
+}
