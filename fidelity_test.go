@@ -195,13 +195,25 @@ func FuzzUnknownMembersSurvive(f *testing.F) {
 		mr.FlushAll()
 		mr.Set("sess:fuzz", string(data))
 		mr.SetTTL("sess:fuzz", time.Hour)
-		err := plain.Update(ctx, "fuzz", func(v *session) error { v.Cart = append(v.Cart, "x"); return nil })
+		var expires time.Time
+		err := plain.Update(ctx, "fuzz", func(v *session) error {
+			v.Cart = append(v.Cart, "x")
+			expires = v.Expires()
+			return nil
+		})
 		var ce *typedstore.CorruptError
 		switch {
-		case errors.As(err, &ce), errors.Is(err, typedstore.ErrTooLarge), errors.Is(err, typedstore.ErrNotFound):
-			return // not a session of this type, too large, or expired by its own cookie
+		case errors.As(err, &ce), errors.Is(err, typedstore.ErrTooLarge):
+			return // not a session of this type, or too large
 		case err != nil:
 			t.Fatalf("Update: %v", err)
+		}
+		if !expires.IsZero() && !expires.After(time.Now()) {
+			// Its own cookie has expired: the write deletes it, as documented.
+			if mr.Exists("sess:fuzz") {
+				t.Fatalf("Update of a session whose cookie expired at %v left it stored; want it deleted", expires)
+			}
+			return
 		}
 		check("Update", "sess:fuzz")
 

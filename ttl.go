@@ -1,6 +1,7 @@
 package typedstore
 
 import (
+	"math"
 	"reflect"
 	"time"
 
@@ -67,9 +68,15 @@ func expiryOf[T any](kind expiryKind, v T) time.Time {
 
 // ceilMillis rounds d up to a whole number of milliseconds, the precision of
 // PEXPIRE, so that a session never expires before the time it was given.
+// The longest durations, an expiry some 292 years away or more that
+// time.Until saturates, round down instead of overflowing.
 func ceilMillis(d time.Duration) time.Duration {
-	if r := d % time.Millisecond; r > 0 {
-		d += time.Millisecond - r
+	r := d % time.Millisecond
+	if r <= 0 {
+		return d
 	}
-	return d
+	if d > math.MaxInt64-time.Millisecond {
+		return d - r
+	}
+	return d + time.Millisecond - r
 }

@@ -2,6 +2,7 @@ package typedstore_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -142,5 +143,39 @@ func TestCookieExpiryRoundsUp(t *testing.T) {
 	}
 	if got := s.TTLOf(v); got%time.Millisecond != 0 {
 		t.Errorf("TTLOf(v) = %v; want a whole number of milliseconds", got)
+	}
+}
+
+// An expiry further away than a time.Duration can hold (about 292 years)
+// keeps the session for as long as one can, through Set and through Update:
+// the time to live saturates rather than wrapping to a negative one, which
+// would delete the session.
+func TestFarExpiryKeepsTheSession(t *testing.T) {
+	ctx := context.Background()
+	for _, year := range []int{2400, 7000, 9999} {
+		t.Run(strconv.Itoa(year), func(t *testing.T) {
+			mr, _, s := newMini(t, typedstore.Options[session]{})
+			exp := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
+			v := session{Cookie: typedstore.Cookie{ExpiresAt: &exp}, UserID: 1}
+			if got := s.TTLOf(v); got < 290*365*24*time.Hour {
+				t.Fatalf("TTLOf(expiry in %d) = %v; want about 292 years", year, got)
+			}
+			if err := s.Set(ctx, "k", v); err != nil {
+				t.Fatal(err)
+			}
+			if !mr.Exists("sess:k") {
+				t.Fatal("Set deleted a session that expires far in the future")
+			}
+			if err := s.Update(ctx, "k", func(v *session) error { v.Name = "far"; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Get(ctx, "k")
+			if err != nil {
+				t.Fatalf("Get after Update: %v", err)
+			}
+			if got.Name != "far" {
+				t.Errorf("Name = %q after Update; want %q", got.Name, "far")
+			}
+		})
 	}
 }
