@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/typedstore/typedstore/internal/clock"
+	"github.com/typedstore/typedstore/internal/keyset"
 )
 
 // MaxOwnerLen is the longest owner, in bytes, that a Store indexes. Owners
@@ -422,7 +423,7 @@ func (s *Store[T]) unindex(ctx context.Context, op, owner string, entries []inde
 // ScanCount (ZSCAN), each entry once, until fn returns false or an error.
 func (s *Store[T]) scanIndex(ctx context.Context, op, owner string, fn func(context.Context, []indexEntry) (bool, error)) error {
 	key := s.ownerKey(owner)
-	seen := newKeySet()
+	seen := keyset.New()
 	var cursor uint64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -437,7 +438,7 @@ func (s *Store[T]) scanIndex(ctx context.Context, op, owner string, fn func(cont
 		}
 		batch := make([]indexEntry, 0, len(flat)/2)
 		for i := 0; i+1 < len(flat); i += 2 {
-			if seen.add(flat[i]) {
+			if seen.Add(flat[i]) {
 				batch = append(batch, indexEntry{flat[i], flat[i+1]})
 			}
 		}
