@@ -243,7 +243,8 @@ func BenchmarkGet(b *testing.B) {
 }
 
 // BenchmarkGetParallel calls Get from GOMAXPROCS×16 goroutines: pooled
-// go-redis, the store on it, and the store with AutoPipeline.
+// go-redis, the store on it (pipelined), and the store with
+// DisablePipelining.
 func BenchmarkGetParallel(b *testing.B) {
 	benchEach(b, func(b *testing.B, be benchBackend) {
 		ctx := context.Background()
@@ -274,13 +275,13 @@ func BenchmarkGetParallel(b *testing.B) {
 				return json.Unmarshal(data, &v)
 			})
 		})
-		for _, ap := range []bool{false, true} {
+		for _, off := range []bool{false, true} {
 			name := "store"
-			if ap {
-				name = "store-autopipeline"
+			if off {
+				name = "store-nopipelining"
 			}
 			b.Run(name, func(b *testing.B) {
-				s := benchStore(b, be, typedstore.Options[benchSession]{AutoPipeline: ap})
+				s := benchStore(b, be, typedstore.Options[benchSession]{DisablePipelining: off})
 				run(b, func(id string) error {
 					_, err := s.Get(ctx, id)
 					return err

@@ -19,18 +19,6 @@ func isSingleServer(client redis.UniversalClient) bool {
 	return ok
 }
 
-// autoPipeliner returns the client's shared autopipeliner, for a
-// *redis.Client or a *redis.ClusterClient; nil for other clients.
-func autoPipeliner(client redis.UniversalClient) (*redis.AutoPipeliner, error) {
-	switch c := client.(type) {
-	case *redis.Client:
-		return c.AsyncAutoPipeline()
-	case *redis.ClusterClient:
-		return c.AsyncAutoPipeline()
-	}
-	return nil, nil
-}
-
 // del deletes keys and returns how many existed: in one UNLINK where a
 // multi-key command is allowed, else as a pipeline of single-key UNLINKs
 // routed by the client.

@@ -147,24 +147,24 @@ func TestTouchSlack(t *testing.T) {
 	}
 }
 
-func autoPipelineStore(t *testing.T, addr string) (*redis.Client, *typedstore.Store[session]) {
+func pipelinedStore(t *testing.T, addr string) (*redis.Client, *typedstore.Store[session]) {
 	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, ReadTimeout: time.Second})
 	t.Cleanup(func() { client.Close() })
-	s, err := typedstore.New(client, typedstore.Options[session]{AutoPipeline: true})
+	s, err := typedstore.New(client, typedstore.Options[session]{}) // pipelined by default
 	if err != nil {
 		t.Fatal(err)
 	}
 	return client, s
 }
 
-// Under AutoPipeline each caller still sees its own writes in order, errors
-// reach the right caller, and contexts are honoured.
-func TestAutoPipeline(t *testing.T) {
+// Pipelined, each caller still sees its own writes in order, errors reach
+// the right caller, and contexts are honoured.
+func TestPipelining(t *testing.T) {
 	leakcheck.Check(t)
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	client, s := autoPipelineStore(t, srv.Addr)
+	client, s := pipelinedStore(t, srv.Addr)
 
 	const workers, rounds = 64, 50
 	var wg sync.WaitGroup

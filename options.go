@@ -35,6 +35,10 @@ const DefaultMaxSize = 1 << 20
 // [Options.UpdateAttempts] is 0.
 const DefaultUpdateAttempts = 10
 
+// DefaultPipelineWrites is the most writes of pipelined commands a [Store]
+// has in flight when [Options.PipelineWrites] is 0.
+const DefaultPipelineWrites = 2
+
 // Options configures a [Store]. The zero value gives connect-redis's
 // defaults: prefix "sess:", a one-day TTL, SCAN COUNT 100 and JSON.
 type Options[T any] struct {
@@ -94,18 +98,27 @@ type Options[T any] struct {
 	// negative.
 	TouchSlack time.Duration
 
-	// AutoPipeline sends the single-key commands of Get, GetAndExtend, Set,
-	// Create, Replace, Touch and Delete of one id through go-redis's
-	// automatic pipelining (the client's AsyncAutoPipeline, which go-redis
-	// shares among all its users), which batches the commands of concurrent
-	// callers into shared pipelines: under many concurrent requests, far
-	// fewer round trips and system calls for the same work. Each call still
-	// waits for its own command, in order with the caller's earlier calls,
-	// and no longer than its context allows; a command whose caller stopped
-	// waiting may still run. It applies to a *redis.Client or
-	// *redis.ClusterClient and has no effect on other clients. The
-	// autopipeliner belongs to the client, which closes it. Default false.
-	AutoPipeline bool
+	// DisablePipelining sends every single-key command of Get,
+	// GetAndExtend, Set, Create, Replace, Touch and Delete as a plain
+	// command on a pooled connection of its own. By default, the store
+	// pipelines them as the load calls for: a command sent while fewer
+	// than PipelineWrites of the store's writes are in flight goes out at
+	// once, on the caller's goroutine, as a plain command would; one sent
+	// while that many are in flight waits for the next write, which
+	// carries it with every other command that arrived meanwhile as one
+	// pipeline. One caller at a time pays nothing for this; many
+	// concurrent callers share round trips and system calls, as
+	// node-redis's callers share its connection. Each call still waits for
+	// its own command, in order with the caller's earlier calls, and no
+	// longer than its context allows; a command whose caller stopped
+	// waiting before its write was sent is left out of it. It applies to
+	// every client. Default false.
+	DisablePipelining bool
+
+	// PipelineWrites is the most writes of pipelined commands the store
+	// has in flight at once, each on a connection of the client's pool.
+	// Default [DefaultPipelineWrites]; it must not be negative.
+	PipelineWrites int
 
 	// Owner, when set, returns the owner of a session: the id of the user
 	// logged in to it, or "" for an anonymous session. The store then keeps,
@@ -195,6 +208,8 @@ func (o *Options[T]) validate() error {
 		return fmt.Errorf("negative UpdateAttempts %d", o.UpdateAttempts)
 	case o.TouchSlack < 0:
 		return fmt.Errorf("negative TouchSlack %v", o.TouchSlack)
+	case o.PipelineWrites < 0:
+		return fmt.Errorf("negative PipelineWrites %d", o.PipelineWrites)
 	case o.MaxPerOwner < 0:
 		return fmt.Errorf("negative MaxPerOwner %d", o.MaxPerOwner)
 	case o.MaxPerOwner > 0 && o.Owner == nil:
@@ -241,6 +256,7 @@ func (o Options[T]) withDefaults() Options[T] {
 	o.ScanCount = cmp.Or(o.ScanCount, DefaultScanCount)
 	o.MaxSize = cmp.Or(o.MaxSize, DefaultMaxSize)
 	o.UpdateAttempts = cmp.Or(o.UpdateAttempts, DefaultUpdateAttempts)
+	o.PipelineWrites = cmp.Or(o.PipelineWrites, DefaultPipelineWrites)
 	o.OwnerPrefix = cmp.Or(o.OwnerPrefix, DefaultOwnerPrefix+o.Prefix)
 	if o.Version > 0 {
 		o.VersionKey = cmp.Or(o.VersionKey, DefaultVersionKey)

@@ -26,6 +26,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"negative MaxSize", client, typedstore.Options[session]{MaxSize: -1}, "negative MaxSize"},
 		{"negative UpdateAttempts", client, typedstore.Options[session]{UpdateAttempts: -1}, "negative UpdateAttempts"},
 		{"negative TouchSlack", client, typedstore.Options[session]{TouchSlack: -time.Second}, "negative TouchSlack"},
+		{"negative PipelineWrites", client, typedstore.Options[session]{PipelineWrites: -1}, "negative PipelineWrites"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

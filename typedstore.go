@@ -15,6 +15,7 @@ import (
 	"github.com/typedstore/typedstore/internal/glob"
 	"github.com/typedstore/typedstore/internal/horizon"
 	"github.com/typedstore/typedstore/internal/jsonfields"
+	"github.com/typedstore/typedstore/internal/pipeline"
 	"github.com/typedstore/typedstore/internal/storeapi"
 )
 
@@ -27,8 +28,9 @@ type Store[T any] struct {
 	match  string      // glob-escaped prefix followed by "*", for SCAN MATCH
 	// expiry says whether and how T carries its own expiry (Expirer).
 	expiry expiryKind
-	// ap, when set, carries the single-key commands (see Options.AutoPipeline).
-	ap *redis.AutoPipeliner
+	// pipe carries the single-key commands; nil with
+	// Options.DisablePipelining.
+	pipe *pipeline.Coalescer
 	// noGetEx is set once the server has answered that it has no GETEX
 	// (Redis before 6.2); GetAndExtend then sends GET and PEXPIRE.
 	noGetEx atomic.Bool
@@ -91,11 +93,8 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		h := opts.Hooks
 		s.hooks = &h
 	}
-	if opts.AutoPipeline {
-		var err error
-		if s.ap, err = autoPipeliner(client); err != nil {
-			return nil, fmt.Errorf("typedstore: New: AutoPipeline: %w", err)
-		}
+	if !opts.DisablePipelining {
+		s.pipe = pipeline.New(client, s.opts.PipelineWrites)
 	}
 	return s, nil
 }
@@ -122,7 +121,7 @@ func (s *Store[T]) Client() redis.UniversalClient { return s.client }
 // (see [Options.OnDecodeError]). A session stored in an older version is
 // migrated and written back, once, in the same call (see [Options.Version]).
 func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
-	v, _, err := s.load(ctx, OpGet, id, 0)
+	v, _, err := s.load(ctx, OpGet, id, 0, false)
 	return v, err
 }
 
@@ -134,25 +133,26 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 // and PEXPIRE in one pipeline instead. With ttl ≤ 0, or under
 // [Options.DisableTTL] or [Options.DisableTouch], it is a plain Get.
 func (s *Store[T]) GetAndExtend(ctx context.Context, id string, ttl time.Duration) (T, error) {
-	v, _, err := s.load(ctx, OpGetAndExtend, id, ttl)
+	v, _, err := s.load(ctx, OpGetAndExtend, id, ttl, false)
 	return v, err
 }
 
-// load is GetAndExtend, and Get when ttl ≤ 0, as operation o; it also
-// returns the stored members that T does not declare (see decodeStored).
-func (s *Store[T]) load(ctx context.Context, o Op, id string, ttl time.Duration) (T, []byte, error) {
+// load is GetAndExtend, and Get when ttl ≤ 0, as operation o; with keep,
+// it also returns the stored members that T does not declare (see
+// decodeStored).
+func (s *Store[T]) load(ctx context.Context, o Op, id string, ttl time.Duration, keep bool) (T, []byte, error) {
 	if ttl <= 0 || s.opts.DisableTTL || s.opts.DisableTouch {
 		ttl = 0
 	}
 	ctx, p := s.observe(ctx, o)
-	v, unknown, n, err := s.getAndExtend(ctx, p, id, ttl)
+	v, unknown, n, err := s.getAndExtend(ctx, p, id, ttl, keep)
 	p.end(ctx, Result{Err: err, Bytes: n})
 	return v, unknown, err
 }
 
 // getAndExtend is load, under p; it also returns the size of the stored
 // value.
-func (s *Store[T]) getAndExtend(ctx context.Context, p probe, id string, ttl time.Duration) (T, []byte, int, error) {
+func (s *Store[T]) getAndExtend(ctx context.Context, p probe, id string, ttl time.Duration, keep bool) (T, []byte, int, error) {
 	op := "get and extend"
 	if ttl == 0 {
 		op = "get"
@@ -190,7 +190,7 @@ func (s *Store[T]) getAndExtend(ctx context.Context, p probe, id string, ttl tim
 		}
 		return v, nil, 0, err
 	}
-	v, unknown, stale, err := s.decodeOrRepair(ctx, p, op, id, key, data)
+	v, unknown, stale, err := s.decodeOrRepair(ctx, p, op, id, key, data, keep)
 	if errors.Is(err, ErrNotFound) { // taken for missing by OnDecodeError
 		p.event(ctx, id, Event{Kind: EventLoaded})
 	}
@@ -347,7 +347,7 @@ func (s *Store[T]) loadFor(ctx context.Context, id string, ttl time.Duration) (T
 	if ttl > 0 {
 		o = OpGetAndExtend
 	}
-	return s.load(ctx, o, id, ttl)
+	return s.load(ctx, o, id, ttl, true)
 }
 
 // writeFor is write for package httpsession: Create, Replace, and the
@@ -510,7 +510,7 @@ func (s *Store[T]) readErr(ctx context.Context, p probe, op, id string, err erro
 // decode decodes the stored value of id, read by op, or returns an error
 // of op wrapping a *CorruptError.
 func (s *Store[T]) decode(op, id string, data []byte) (T, error) {
-	v, _, _, err := s.decodeStored(op, id, data)
+	v, _, _, err := s.decodeStored(op, id, data, false)
 	return v, err
 }
 
@@ -533,14 +533,14 @@ func (s *Store[T]) encode(op string, v T, unknown []byte) ([]byte, error) {
 	return data, nil
 }
 
-// do runs one single-key command: through the autopipeliner when there is
-// one, waiting for its result no longer than ctx allows (the autopipeliner
-// runs commands on a context of its own), or on the client.
+// do runs one single-key command, pipelined with those of other callers
+// unless Options.DisablePipelining is set, waiting for its result no
+// longer than ctx allows.
 func (s *Store[T]) do(ctx context.Context, cmd redis.Cmder) error {
-	if s.ap == nil {
+	if s.pipe == nil {
 		return s.client.Process(ctx, cmd)
 	}
-	return s.ap.Submit(ctx, cmd).WaitContext(ctx)
+	return s.pipe.Do(ctx, cmd)
 }
 
 // bytes runs a single-key command whose reply is a bulk string; redis.Nil

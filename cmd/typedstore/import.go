@@ -239,12 +239,11 @@ type importer struct {
 
 func newImporter(d *db, overwrite bool) (*importer, error) {
 	opts := typedstore.Options[importLine]{
-		Prefix:       d.g.prefix,
-		OwnerPrefix:  d.g.ownerPrefix,
-		MaxSize:      maxValue,
-		Codec:        lineCodec{},
-		AutoPipeline: true,
-		TTLFunc:      func(l importLine) time.Duration { return l.ttl },
+		Prefix:      d.g.prefix,
+		OwnerPrefix: d.g.ownerPrefix,
+		MaxSize:     maxValue,
+		Codec:       lineCodec{},
+		TTLFunc:     func(l importLine) time.Duration { return l.ttl },
 	}
 	if d.g.ownerPath != "" {
 		path := splitPath(d.g.ownerPath)

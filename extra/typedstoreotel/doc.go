@@ -16,8 +16,8 @@
 // internal, a child of the span in the caller's context: in the middleware,
 // the request's span, as otelhttp or any other instrumentation starts it.
 // Redis commands traced by go-redis's redisotel are children of the store's
-// span (but for those that typedstore.Options.AutoPipeline sends, which
-// go-redis runs under a context of its own). Its attributes:
+// span, but for a command that joins a pipeline another caller sends under
+// load, whose span belongs to that caller's trace. Its attributes:
 //
 //	typedstore.operation  the operation: "get", "update", …
 //	typedstore.outcome    ok, miss, exists, conflict, corrupt, error

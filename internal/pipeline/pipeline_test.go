@@ -1,0 +1,373 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// gated is a Sender on a real client that counts plain commands and
+// pipelines, and holds every plain command until its gate opens.
+type gated struct {
+	*redis.Client
+	hold      atomic.Bool   // plain commands wait for gate
+	gate      chan struct{} // closed to let them through
+	entered   chan string   // the key of each plain command held at the gate
+	processed atomic.Int64
+	pipelines atomic.Int64
+	sizes     chan int // the commands of each pipeline
+	onExec    func(ctx context.Context)
+}
+
+func newGated(t *testing.T) (*gated, *miniredis.Miniredis) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return &gated{Client: c, gate: make(chan struct{}), entered: make(chan string, 1024), sizes: make(chan int, 1024)}, mr
+}
+
+func (g *gated) Process(ctx context.Context, cmd redis.Cmder) error {
+	g.processed.Add(1)
+	if g.hold.Load() {
+		g.entered <- fmt.Sprint(cmd.Args()[1])
+		<-g.gate
+	}
+	return g.Client.Process(ctx, cmd)
+}
+
+func (g *gated) Pipeline() redis.Pipeliner {
+	return &countedPipe{Pipeliner: g.Client.Pipeline(), g: g}
+}
+
+type countedPipe struct {
+	redis.Pipeliner
+	g *gated
+}
+
+func (p *countedPipe) Exec(ctx context.Context) ([]redis.Cmder, error) {
+	p.g.pipelines.Add(1)
+	p.g.sizes <- p.Len()
+	if p.g.onExec != nil {
+		p.g.onExec(ctx)
+	}
+	return p.Pipeliner.Exec(ctx)
+}
+
+// waitQueued waits until n commands are queued.
+func waitQueued(t *testing.T, c *Coalescer, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c.mu.Lock()
+		got := len(c.queue)
+		c.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d commands queued; want %d", got, n)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, not timing
+	}
+}
+
+// One caller at a time sends plain commands, on its own goroutine: no
+// pipeline, nothing queued.
+func TestOneCallerSendsPlainCommands(t *testing.T) {
+	g, mr := newGated(t)
+	c := New(g, 2)
+	ctx := context.Background()
+	for i := range 100 {
+		if err := c.Do(ctx, redis.NewStatusCmd(ctx, "set", fmt.Sprint("k", i), i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := g.processed.Load(), int64(100); got != want {
+		t.Errorf("plain commands = %d; want %d", got, want)
+	}
+	if got := g.pipelines.Load(); got != 0 {
+		t.Errorf("pipelines = %d; want 0", got)
+	}
+	if got := mr.DB(0).Keys(); len(got) != 100 {
+		t.Errorf("%d keys stored; want 100", len(got))
+	}
+}
+
+// While the limit of writes is in flight, commands queue; when a write
+// ends, all of them go out in one pipeline, and each caller gets its own
+// reply or error.
+func TestQueuedCommandsShareOnePipeline(t *testing.T) {
+	for _, limit := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			g, mr := newGated(t)
+			mr.Set("k", "v")
+			mr.HSet("h", "f", "v")
+			g.hold.Store(true)
+			c := New(g, limit)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			for range limit { // these take every write slot, and wait at the gate
+				wg.Go(func() {
+					if err := c.Do(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
+						t.Error(err)
+					}
+				})
+				<-g.entered
+			}
+			const queued = 30
+			type result struct {
+				i   int
+				val string
+				err error
+			}
+			results := make(chan result, queued)
+			for i := range queued {
+				wg.Go(func() {
+					key := []string{"k", "missing", "h"}[i%3]
+					cmd := redis.NewStringCmd(ctx, "get", key)
+					err := c.Do(ctx, cmd)
+					results <- result{i, cmd.Val(), err}
+				})
+			}
+			waitQueued(t, c, queued)
+			held := g.processed.Load()
+			g.hold.Store(false)
+			close(g.gate)
+			wg.Wait()
+			close(results)
+			for r := range results {
+				switch i := r.i; {
+				case i%3 == 0 && (r.err != nil || r.val != "v"):
+					t.Errorf("GET k = %q, %v; want \"v\"", r.val, r.err)
+				case i%3 == 1 && !errors.Is(r.err, redis.Nil):
+					t.Errorf("GET missing = %q, %v; want redis.Nil", r.val, r.err)
+				case i%3 == 2 && (r.err == nil || !containsWrongType(r.err)):
+					t.Errorf("GET h = %q, %v; want WRONGTYPE", r.val, r.err)
+				}
+			}
+			close(g.sizes)
+			plain := int(g.processed.Load() - held) // leaders that found no one behind them
+			writes, total := plain, plain
+			for size := range g.sizes {
+				total += size
+				writes++
+			}
+			if total != queued || writes > limit {
+				t.Errorf("%d writes carried %d queued commands; want at most %d carrying %d", writes, total, limit, queued)
+			}
+		})
+	}
+}
+
+func containsWrongType(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && len(rerr.Error()) >= 9 && rerr.Error()[:9] == "WRONGTYPE"
+}
+
+// A caller that stops waiting while its command is queued gets its
+// context's error at once, and its command is left out of the write.
+func TestAbandonedCommandIsNotSent(t *testing.T) {
+	g, mr := newGated(t)
+	g.hold.Store(true)
+	c := New(g, 1)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := c.Do(ctx, redis.NewStatusCmd(ctx, "set", "first", "1")); err != nil {
+			t.Error(err)
+		}
+	})
+	<-g.entered
+	cctx, cancel := context.WithCancel(ctx)
+	gaveUp := make(chan error)
+	go func() { gaveUp <- c.Do(cctx, redis.NewStatusCmd(cctx, "set", "abandoned", "1")) }()
+	waitQueued(t, c, 1)
+	wg.Go(func() {
+		if err := c.Do(ctx, redis.NewStatusCmd(ctx, "set", "after", "1")); err != nil {
+			t.Error(err)
+		}
+	})
+	waitQueued(t, c, 2)
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Errorf("Do after its context was cancelled = %v; want context.Canceled", err)
+	}
+	g.hold.Store(false)
+	close(g.gate)
+	wg.Wait()
+	if mr.Exists("abandoned") {
+		t.Error("the command of a caller that stopped waiting before its write was sent")
+	}
+	if !mr.Exists("first") || !mr.Exists("after") {
+		t.Errorf("keys %v; want first and after", mr.DB(0).Keys())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight != 0 || len(c.queue) != 0 {
+		t.Errorf("after every call returned: %d writes in flight, %d queued; want 0 and 0", c.inflight, len(c.queue))
+	}
+}
+
+// A caller made the leader sends the write for everyone in it even when its
+// own context is done: the others' commands are not cut short.
+func TestLeaderWhoseContextEndsStillSends(t *testing.T) {
+	g, mr := newGated(t)
+	g.hold.Store(true)
+	c := New(g, 1)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = c.Do(ctx, redis.NewStatusCmd(ctx, "set", "first", "1")) })
+	<-g.entered
+	lctx, cancel := context.WithCancel(ctx)
+	leader := make(chan error)
+	go func() { leader <- c.Do(lctx, redis.NewStatusCmd(lctx, "set", "leader", "1")) }()
+	waitQueued(t, c, 1)
+	const others = 10
+	for i := range others {
+		wg.Go(func() {
+			if err := c.Do(ctx, redis.NewStatusCmd(ctx, "set", fmt.Sprint("other", i), "1")); err != nil {
+				t.Errorf("other %d: %v", i, err)
+			}
+		})
+	}
+	waitQueued(t, c, 1+others)
+	// Make the first queued caller the leader, then cancel its context
+	// before it can send: it must send anyway.
+	c.mu.Lock()
+	first := c.queue[0]
+	c.queue = c.queue[1:]
+	c.mu.Unlock()
+	if !first.state.CompareAndSwap(waiting, leading) {
+		t.Fatal("the first queued call was not waiting")
+	}
+	cancel()
+	first.ready <- struct{}{}
+	<-leader
+	g.hold.Store(false)
+	close(g.gate)
+	wg.Wait()
+	for i := range others {
+		if !mr.Exists(fmt.Sprint("other", i)) {
+			t.Errorf("other%d was not written", i)
+		}
+	}
+}
+
+// Under many callers with random cancellations, every call returns, each
+// with its own reply, and the Coalescer ends empty (run with -race).
+func TestManyCallers(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { client.Close() })
+	for _, limit := range []int{1, 2, 8} {
+		c := New(client, limit)
+		var wg sync.WaitGroup
+		for w := range 64 {
+			wg.Go(func() {
+				key := fmt.Sprint("w", w)
+				var last int64 // the last count an INCR answered
+				for i := range 50 {
+					ctx, cancel := context.Background(), context.CancelFunc(func() {})
+					if (w+i)%7 == 0 {
+						ctx, cancel = context.WithTimeout(ctx, time.Duration(i%3)*time.Microsecond)
+					}
+					incr := redis.NewIntCmd(ctx, "incr", key)
+					err := c.Do(ctx, incr)
+					cancel()
+					switch {
+					case err == nil && incr.Val() <= last:
+						t.Errorf("INCR %s = %d after %d; want more", key, incr.Val(), last)
+						return
+					case err == nil:
+						last = incr.Val()
+					case !errors.Is(err, context.DeadlineExceeded):
+						t.Errorf("INCR %s: %v", key, err)
+						return
+					}
+					get := redis.NewIntCmd(context.Background(), "get", key)
+					err = c.Do(context.Background(), get)
+					if errors.Is(err, redis.Nil) && last == 0 {
+						continue // every INCR so far was abandoned
+					}
+					if err != nil || get.Val() < last {
+						t.Errorf("GET %s = %d, %v; want at least %d", key, get.Val(), err, last)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		c.mu.Lock()
+		if c.inflight != 0 || len(c.queue) != 0 {
+			t.Errorf("limit %d: %d writes in flight, %d queued after every call returned; want 0 and 0", limit, c.inflight, len(c.queue))
+		}
+		c.mu.Unlock()
+	}
+}
+
+// A write another caller leads goes out with the values of the leader's
+// context (its trace, say), not cut short by its deadline.
+func TestBatchCarriesTheLeadersValues(t *testing.T) {
+	g, _ := newGated(t)
+	g.hold.Store(true)
+	c := New(g, 1)
+	type key struct{}
+	var got atomic.Value
+	g.onExec = func(ctx context.Context) {
+		got.Store(fmt.Sprint(ctx.Value(key{})))
+		if _, ok := ctx.Deadline(); ok {
+			t.Error("the pipeline's context has the leader's deadline")
+		}
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = c.Do(ctx, redis.NewStatusCmd(ctx, "set", "first", "1")) })
+	<-g.entered
+	lctx, cancel := context.WithTimeout(context.WithValue(ctx, key{}, "leader's"), time.Hour)
+	defer cancel()
+	wg.Go(func() { _ = c.Do(lctx, redis.NewStatusCmd(lctx, "set", "leader", "1")) })
+	waitQueued(t, c, 1)
+	wg.Go(func() { _ = c.Do(ctx, redis.NewStatusCmd(ctx, "set", "other", "1")) })
+	waitQueued(t, c, 2)
+	g.hold.Store(false)
+	close(g.gate)
+	wg.Wait()
+	if got.Load() != "leader's" {
+		t.Errorf("the pipeline's context carried %v; want the leader's value", got.Load())
+	}
+}
+
+// nopSender answers every command at once, without a server: what is left
+// of a call is the Coalescer's own cost.
+type nopSender struct{ redis.Pipeliner }
+
+func (nopSender) Process(context.Context, redis.Cmder) error { return nil }
+func (n nopSender) Pipeline() redis.Pipeliner                { return n.Pipeliner }
+
+// The cost one caller pays for the Coalescer, against a plain call, with no
+// round trip to hide it (a round trip on loopback takes 30 to 80 µs).
+func BenchmarkOneCaller(b *testing.B) {
+	ctx := context.Background()
+	cmd := redis.NewStringCmd(ctx, "get", "k")
+	b.Run("plain", func(b *testing.B) {
+		s := nopSender{}
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = s.Process(ctx, cmd)
+		}
+	})
+	b.Run("coalescer", func(b *testing.B) {
+		c := New(nopSender{}, 2)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = c.Do(ctx, cmd)
+		}
+	})
+}

@@ -1,0 +1,99 @@
+package typedstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/typedstore/typedstore"
+)
+
+// pipelineCounter is a go-redis hook that counts the GETs and SETs a
+// client sends as plain commands and in pipelines (not the commands
+// go-redis sends to set up a connection).
+type pipelineCounter struct {
+	pipelines, pipelined, plain atomic.Int64
+}
+
+func isGetOrSet(cmd redis.Cmder) bool { return cmd.Name() == "get" || cmd.Name() == "set" }
+
+func (*pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if isGetOrSet(cmd) {
+			h.plain.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		n := 0
+		for _, c := range cmds {
+			if isGetOrSet(c) {
+				n++
+			}
+		}
+		if n > 0 {
+			h.pipelines.Add(1)
+			h.pipelined.Add(int64(n))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// By default, one caller's commands go out as plain commands, and many
+// concurrent callers' share pipelines; with DisablePipelining, none does.
+func TestPipeliningIsTheDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    typedstore.Options[session]
+		callers int
+		shared  bool
+	}{
+		{"one caller", typedstore.Options[session]{}, 1, false},
+		{"64 callers", typedstore.Options[session]{}, 64, true},
+		{"64 callers, DisablePipelining", typedstore.Options[session]{DisablePipelining: true}, 64, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, client, s := newMini(t, tc.opts)
+			var h pipelineCounter
+			client.AddHook(&h)
+			ctx := context.Background()
+			const rounds = 50
+			var wg sync.WaitGroup
+			for w := range tc.callers {
+				wg.Go(func() {
+					id := fmt.Sprint("w", w)
+					for i := range rounds {
+						if err := s.Set(ctx, id, session{UserID: int64(i)}); err != nil {
+							t.Error(err)
+							return
+						}
+						if got, err := s.Get(ctx, id); err != nil || got.UserID != int64(i) {
+							t.Errorf("Get(%s) = %d, %v; want %d", id, got.UserID, err, i)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			all := int64(2 * rounds * tc.callers)
+			if got := h.plain.Load() + h.pipelined.Load(); got != all {
+				t.Errorf("%d commands sent; want %d", got, all)
+			}
+			switch {
+			case tc.shared && h.pipelines.Load() == 0:
+				t.Errorf("no pipeline among %d concurrent callers; want them to share", tc.callers)
+			case !tc.shared && h.pipelines.Load() != 0:
+				t.Errorf("%d pipelines carrying %d commands; want plain commands only", h.pipelines.Load(), h.pipelined.Load())
+			}
+		})
+	}
+}
