@@ -40,7 +40,7 @@ func BenchmarkFidelity(b *testing.B) {
 			data := []byte(bc.data)
 			b.ReportAllocs()
 			for b.Loop() {
-				v, unknown, _, err := s.decodeStored("get", "id", data)
+				v, unknown, _, err := s.decodeStored("get", "id", data, true)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -93,7 +93,7 @@ func (s *Store[T]) migrate(ctx context.Context, p probe, opts MigrateOptions) (M
 				}
 			}
 			r.Versions[ver]++
-			v, unknown, stale, err := s.decodeStored(op, id, data)
+			v, unknown, stale, err := s.decodeStored(op, id, data, true)
 			if err != nil {
 				fail(err)
 				continue

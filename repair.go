@@ -35,8 +35,8 @@ const (
 // GetAndExtend, Update): a value that cannot be decoded goes to
 // OnDecodeError, which may repair it (stale is then set, so that the caller
 // writes the repaired value back) or have it deleted or taken for missing.
-func (s *Store[T]) decodeOrRepair(ctx context.Context, p probe, op, id, key string, data []byte) (v T, unknown []byte, stale bool, err error) {
-	v, unknown, stale, err = s.decodeStored(op, id, data)
+func (s *Store[T]) decodeOrRepair(ctx context.Context, p probe, op, id, key string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
+	v, unknown, stale, err = s.decodeStored(op, id, data, keep)
 	var ce *CorruptError
 	if err == nil || !errors.As(err, &ce) {
 		return v, unknown, stale, err

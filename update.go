@@ -86,7 +86,7 @@ func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T)
 			return
 		}
 		r.Bytes = len(old)
-		v, unknown, _, err := s.decodeOrRepair(ctx, p, op, id, key, old)
+		v, unknown, _, err := s.decodeOrRepair(ctx, p, op, id, key, old, true)
 		if err != nil {
 			r.Err = err
 			return

@@ -20,7 +20,12 @@ const DefaultVersionKey = "schemaVersion"
 // members of the (migrated) session that T does not declare (nil when T
 // keeps them in its Extra, or when there are none), and whether data was
 // stored in an older shape, which a write of v would bring up to date.
-func (s *Store[T]) decodeStored(op, id string, data []byte) (v T, unknown []byte, stale bool, err error) {
+//
+// Finding those members costs a second pass over data, so it is made only
+// when they have somewhere to go: with keep (the caller writes the session
+// back, as Update does), into T's Extra, or into the write that brings a
+// stale session up to date. A Get of a T without an Extra skips it.
+func (s *Store[T]) decodeStored(op, id string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
 	if len(data) > s.opts.MaxSize {
 		return v, nil, false, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
 	}
@@ -48,7 +53,7 @@ func (s *Store[T]) decodeStored(op, id string, data []byte) (v T, unknown []byte
 		var zero T
 		return zero, nil, false, opErr(op, &CorruptError{ID: id, Err: err})
 	}
-	if s.fields != nil {
+	if s.fields != nil && (keep || stale || s.carrier) {
 		unknown = s.fields.Unknown(data)
 		if newer != nil {
 			unknown = joinMembers(newer, unknown)
