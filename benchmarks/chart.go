@@ -21,8 +21,8 @@ import (
 var chartColors = map[string]string{
 	"raw go-redis + encoding/json": "#c8c8c8",
 	baseline:                       "#7a7a7a",
-	"typedstore":                   "#56b4e9",
-	"typedstore AutoPipeline":      "#0072b2",
+	"typedstore":                   "#0072b2",
+	"typedstore DisablePipelining": "#56b4e9",
 	"scs + goredisstore":           "#e69f00",
 	"gorilla redisstore":           "#cc79a7",
 	"connect-redis (Node)":         "#009e73",

@@ -57,29 +57,24 @@ func newClient(addr string, db int) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, DB: db})
 }
 
-// typedstoreOptions are the options of the typedstore contenders; the
-// comparison runs one contender per entry of typedstoreVariants.
-func typedstoreOptions(autoPipeline bool) typedstore.Options[Session] {
-	return typedstore.Options[Session]{
-		Prefix:       jsonPrefix,
-		TTL:          sessionTTL,
-		AutoPipeline: autoPipeline,
-	}
-}
-
-// typedstoreVariants are the typedstore rows of the table.
+// typedstoreVariants are the typedstore rows of the table: each one's
+// options are the defaults, with Prefix and TTL those of the comparison,
+// changed by its set function.
 var typedstoreVariants = []struct {
-	name         string
-	autoPipeline bool
+	name string
+	set  func(*typedstore.Options[Session])
+	all  bool // also iterate: All sends no pipelined commands, so one row is enough
 }{
-	{"typedstore", false},
-	{"typedstore AutoPipeline", true},
+	{"typedstore", func(*typedstore.Options[Session]) {}, true},
+	{"typedstore DisablePipelining", func(o *typedstore.Options[Session]) { o.DisablePipelining = true }, false},
 }
 
 // newTypedstore builds one typedstore contender.
-func newTypedstore(e *env, name string, autoPipeline bool) (*contender, error) {
+func newTypedstore(e *env, name string, set func(*typedstore.Options[Session]), withAll bool) (*contender, error) {
 	client := newClient(e.addr, jsonDB)
-	store, err := typedstore.New(client, typedstoreOptions(autoPipeline))
+	opts := typedstore.Options[Session]{Prefix: jsonPrefix, TTL: sessionTTL}
+	set(&opts)
+	store, err := typedstore.New(client, opts)
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -104,7 +99,7 @@ func newTypedstore(e *env, name string, autoPipeline bool) (*contender, error) {
 		notes: map[workload]string{wLoadTouch: "GetAndExtend"},
 		close: func() { store.Close(); client.Close() },
 	}
-	if !autoPipeline { // All does not use the autopipeliner: one row is enough
+	if withAll {
 		ctr.all = func(ctx context.Context, each func()) (int, error) {
 			seq, errf := store.All(ctx)
 			n := 0

@@ -151,7 +151,7 @@ func run() error {
 		newRaw(e, baseline, goccyJSON, true),
 	}
 	for _, v := range typedstoreVariants {
-		c, err := newTypedstore(e, v.name, v.autoPipeline)
+		c, err := newTypedstore(e, v.name, v.set, v.all)
 		if err != nil {
 			return err
 		}
@@ -242,6 +242,7 @@ func run() error {
 
 	var out strings.Builder
 	writeTable(&out, results, contenders, workloads, concs)
+	writeVersus(&out, results, workloads, concs)
 	fmt.Fprintf(&out, "\n%s\n", describe(len(ids), len(jsonData), nodeVersion, load0))
 	fmt.Fprintf(&out, "- other processes on the machine used %.2f cores on average during the %d windows kept; %d windows were run again because they used more than %.2f; %d kept windows still exceed it\n",
 		interference.Mean(), interference.Kept, interference.Retried, *flagForeign, interference.Disturbed)
@@ -447,6 +448,53 @@ func writeTable(w io.Writer, results map[cellKey][]sample, contenders []*contend
 			}
 		}
 	}
+}
+
+// versus are the pairs of contenders that writeVersus compares.
+var versus = []struct{ name, of, title string }{
+	{"typedstore", "connect-redis (Node)", "× connect-redis"},
+	{"typedstore", "typedstore DisablePipelining", "× DisablePipelining"},
+}
+
+// writeVersus writes a second table: for each cell, typedstore's throughput
+// over that of each contender in versus, taken within each repetition (the
+// median, and in brackets the lowest and highest).
+func writeVersus(w io.Writer, results map[cellKey][]sample, workloads []workload, concs []int) {
+	var b strings.Builder
+	for _, wl := range workloads {
+		if wl == wAll {
+			continue
+		}
+		for _, c := range concs {
+			row := fmt.Sprintf("| %s | %d |", wl, c)
+			found := false
+			for _, v := range versus {
+				a, o := results[cellKey{wl, c, v.name}], results[cellKey{wl, c, v.of}]
+				if len(a) == 0 || len(a) != len(o) {
+					row += " – |"
+					continue
+				}
+				ratios := make([]float64, len(a))
+				for i := range a {
+					ratios[i] = a[i].opsPerSec / o[i].opsPerSec
+				}
+				slices.Sort(ratios)
+				row += fmt.Sprintf(" %.2f× (%.2f–%.2f) |", harness.Median(ratios), ratios[0], ratios[len(ratios)-1])
+				found = true
+			}
+			if found {
+				fmt.Fprintln(&b, row)
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nThroughput of typedstore (pipelined, the default) over that of another contender, within each repetition:\n\n| workload | c |")
+	for _, v := range versus {
+		fmt.Fprintf(w, " %s |", v.title)
+	}
+	fmt.Fprintf(w, "\n|---|--:|%s\n%s", strings.Repeat("--:|", len(versus)), b.String())
 }
 
 // fmtCmds shows the commands per operation, by name, from the last
