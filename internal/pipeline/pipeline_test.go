@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,23 +169,31 @@ func TestQueuedCommandsShareOnePipeline(t *testing.T) {
 
 func containsWrongType(err error) bool {
 	var rerr redis.Error
-	return errors.As(err, &rerr) && len(rerr.Error()) >= 9 && rerr.Error()[:9] == "WRONGTYPE"
+	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "WRONGTYPE")
 }
 
-// A caller that stops waiting while its command is queued gets its
-// context's error at once, and its command is left out of the write.
-func TestAbandonedCommandIsNotSent(t *testing.T) {
-	g, mr := newGated(t)
+// holdOneWrite starts a write of the key "first" on c, the only one its
+// limit of 1 lets in flight, and returns once it is held at g's gate.
+func holdOneWrite(t *testing.T, g *gated, c *Coalescer, wg *sync.WaitGroup) {
+	t.Helper()
 	g.hold.Store(true)
-	c := New(g, 1)
 	ctx := context.Background()
-	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := c.Do(ctx, redis.NewStatusCmd(ctx, "set", "first", "1")); err != nil {
 			t.Error(err)
 		}
 	})
 	<-g.entered
+}
+
+// A caller that stops waiting while its command is queued gets its
+// context's error at once, and its command is left out of the write.
+func TestAbandonedCommandIsNotSent(t *testing.T) {
+	g, mr := newGated(t)
+	c := New(g, 1)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	holdOneWrite(t, g, c, &wg)
 	cctx, cancel := context.WithCancel(ctx)
 	gaveUp := make(chan error)
 	go func() { gaveUp <- c.Do(cctx, redis.NewStatusCmd(cctx, "set", "abandoned", "1")) }()
@@ -219,12 +228,10 @@ func TestAbandonedCommandIsNotSent(t *testing.T) {
 // own context is done: the others' commands are not cut short.
 func TestLeaderWhoseContextEndsStillSends(t *testing.T) {
 	g, mr := newGated(t)
-	g.hold.Store(true)
 	c := New(g, 1)
 	ctx := context.Background()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = c.Do(ctx, redis.NewStatusCmd(ctx, "set", "first", "1")) })
-	<-g.entered
+	holdOneWrite(t, g, c, &wg)
 	lctx, cancel := context.WithCancel(ctx)
 	leader := make(chan error)
 	go func() { leader <- c.Do(lctx, redis.NewStatusCmd(lctx, "set", "leader", "1")) }()
@@ -316,7 +323,6 @@ func TestManyCallers(t *testing.T) {
 // context (its trace, say), not cut short by its deadline.
 func TestBatchCarriesTheLeadersValues(t *testing.T) {
 	g, _ := newGated(t)
-	g.hold.Store(true)
 	c := New(g, 1)
 	type key struct{}
 	var got atomic.Value
@@ -328,8 +334,7 @@ func TestBatchCarriesTheLeadersValues(t *testing.T) {
 	}
 	ctx := context.Background()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = c.Do(ctx, redis.NewStatusCmd(ctx, "set", "first", "1")) })
-	<-g.entered
+	holdOneWrite(t, g, c, &wg)
 	lctx, cancel := context.WithTimeout(context.WithValue(ctx, key{}, "leader's"), time.Hour)
 	defer cancel()
 	wg.Go(func() { _ = c.Do(lctx, redis.NewStatusCmd(lctx, "set", "leader", "1")) })
