@@ -19,6 +19,13 @@ func isSingleServer(client redis.UniversalClient) bool {
 	return ok
 }
 
+// hasClientSideCache reports whether client has go-redis's client-side
+// cache, which a single server's client may have.
+func hasClientSideCache(client redis.UniversalClient) bool {
+	c, ok := client.(*redis.Client)
+	return ok && (c.Options().ClientSideCacheConfig != nil || c.Options().ClientSideCache != nil)
+}
+
 // del deletes keys and returns how many existed: in one UNLINK where a
 // multi-key command is allowed, else as a pipeline of single-key UNLINKs
 // routed by the client.
@@ -28,8 +35,10 @@ func (s *Store[T]) del(ctx context.Context, keys []string) (int, error) {
 		return 0, nil
 	case len(keys) == 1:
 		cmd := redis.NewIntCmd(ctx, "unlink", keys[0])
-		err := s.do(ctx, cmd)
-		return int(cmd.Val()), err
+		if err := s.do(ctx, cmd); err != nil {
+			return 0, err
+		}
+		return int(cmd.Val()), nil
 	case s.multiKey:
 		n, err := s.client.Unlink(ctx, keys...).Result()
 		return int(n), err

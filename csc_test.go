@@ -3,6 +3,7 @@ package typedstore_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ func TestClientSideCache(t *testing.T) {
 	other := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { other.Close() })
 
-	s, err := typedstore.New(cached, typedstore.Options[session]{})
+	// One write in flight at a time, so that concurrent Gets queue often.
+	s, err := typedstore.New(cached, typedstore.Options[session]{PipelineWrites: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +52,23 @@ func TestClientSideCache(t *testing.T) {
 	}
 	if n := redistest.CommandCalls(t, other)["get"] - before; n != 0 {
 		t.Errorf("100 Gets of an unchanged session sent %d GETs to the server; want 0 (served from the cache)", n)
+	}
+	// So are concurrent Gets, which the store would otherwise pipeline,
+	// and go-redis does not look up pipelined commands in its cache.
+	var wg sync.WaitGroup
+	for range 128 {
+		wg.Go(func() {
+			for range 100 {
+				if got, err := s.Get(ctx, "k"); err != nil || got.UserID != 1 {
+					t.Errorf("concurrent cached Get = %+v, %v; want user 1", got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := redistest.CommandCalls(t, other)["get"] - before; n != 0 {
+		t.Errorf("12,800 concurrent Gets of an unchanged session sent %d GETs to the server; want 0 (served from the cache)", n)
 	}
 
 	// Another client changes the session: the next Gets see the change once

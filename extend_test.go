@@ -238,6 +238,25 @@ func TestPipelining(t *testing.T) {
 	_, err := s.Get(dctx, "w1")
 	elapsed := time.Since(start)
 	cancel()
+	// Nor does it hold calls queued behind the writes in flight, each with
+	// a deadline of its own, past theirs.
+	var paused sync.WaitGroup
+	for i := range 6 {
+		paused.Go(func() {
+			d := time.Duration(50*(i+1)) * time.Millisecond
+			qctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			start := time.Now()
+			_, err := s.Get(qctx, "w1")
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("concurrent Get on a paused server = %v; want context.DeadlineExceeded", err)
+			}
+			if waited := time.Since(start); waited > d+2*time.Second { // a hang, not a performance bound
+				t.Errorf("concurrent Get with a %v deadline on a paused server returned after %v", d, waited)
+			}
+		})
+	}
+	paused.Wait()
 	syscall.Kill(srv.Pid(), syscall.SIGCONT)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Get on a paused server = %v; want context.DeadlineExceeded", err)

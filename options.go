@@ -110,9 +110,13 @@ type Options[T any] struct {
 	// concurrent callers share round trips and system calls, as
 	// node-redis's callers share its connection. Each call still waits for
 	// its own command, in order with the caller's earlier calls, and no
-	// longer than its context allows; a command whose caller stopped
-	// waiting before its write was sent is left out of it. It applies to
-	// every client. Default false.
+	// longer than its context allows. A command whose caller gives up
+	// before its write begins is left out of it; one whose caller gives up
+	// during the write may still run, as a plain command whose deadline
+	// passes while it waits for its reply may: later, even, than a command
+	// the caller sends next. GETs go out plain on a client with go-redis's
+	// client-side cache, which does not look up pipelined commands. It
+	// applies to every client. Default false.
 	DisablePipelining bool
 
 	// PipelineWrites is the most writes of pipelined commands the store

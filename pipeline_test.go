@@ -2,10 +2,12 @@ package typedstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -96,4 +98,55 @@ func TestPipeliningIsTheDefault(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Under many concurrent callers, some of which give up at any point, every
+// call returns its own result: its context's error, or the reply to its
+// own command; run with -race, no call reads a command that a pipeline is
+// still filling in.
+func TestPipelinedCallsThatGiveUp(t *testing.T) {
+	mr, _, s := newMini(t, typedstore.Options[session]{PipelineWrites: 1, Owner: func(v session) string { return v.Name }})
+	mr.HSet("sess:hash", "f", "v")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range 48 {
+		wg.Go(func() {
+			id := fmt.Sprint("w", w)
+			for i := range 60 {
+				sctx, cancel := ctx, context.CancelFunc(func() {})
+				if (w+i)%5 == 0 {
+					sctx, cancel = context.WithTimeout(ctx, time.Duration(i%4)*10*time.Microsecond)
+				}
+				owner := ""
+				if i%3 == 0 {
+					owner = "alice"
+				}
+				err := s.Set(sctx, id, session{UserID: int64(i), Name: owner})
+				if err == nil {
+					err = s.Touch(sctx, id, session{})
+				}
+				if err == nil {
+					_, err = s.GetAndExtend(sctx, id, time.Hour)
+				}
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Set, Touch or GetAndExtend of %s: %v", id, err)
+					return
+				}
+				if _, err := s.Get(ctx, "hash"); !errors.Is(err, typedstore.ErrCorrupt) {
+					t.Errorf("Get of a hash = %v; want ErrCorrupt", err)
+					return
+				}
+				if _, err := s.Get(ctx, "missing"); !errors.Is(err, typedstore.ErrNotFound) {
+					t.Errorf("Get of a missing session = %v; want ErrNotFound", err)
+					return
+				}
+				if err := s.Delete(ctx, "missing"); err != nil {
+					t.Errorf("Delete of a missing session: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -31,6 +31,10 @@ type Store[T any] struct {
 	// pipe carries the single-key commands; nil with
 	// Options.DisablePipelining.
 	pipe *pipeline.Coalescer
+	// cachedGets is set when the client has go-redis's client-side cache,
+	// which answers a plain GET but not one in a pipeline: GETs then go
+	// out plain.
+	cachedGets bool
 	// noGetEx is set once the server has answered that it has no GETEX
 	// (Redis before 6.2); GetAndExtend then sends GET and PEXPIRE.
 	noGetEx atomic.Bool
@@ -95,6 +99,7 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 	}
 	if !opts.DisablePipelining {
 		s.pipe = pipeline.New(client, s.opts.PipelineWrites)
+		s.cachedGets = hasClientSideCache(client)
 	}
 	return s, nil
 }
@@ -296,7 +301,8 @@ func (s *Store[T]) write(ctx context.Context, p probe, id string, v T, w writeMo
 		call = s.indexCall(id, owner, ttl, true)
 		call.replaces, call.p, call.cond, call.size = w.replaces, p, cond, len(data)
 	}
-	if owner != "" && s.multiKey {
+	indexed := owner != "" && s.multiKey
+	if indexed {
 		// One round trip; writeIndexed reports the write.
 		err = s.writeIndexed(ctx, op, set, call, s.seen.HashBytes(data))
 	} else if err = s.do(ctx, set); err == nil {
@@ -307,8 +313,10 @@ func (s *Store[T]) write(ctx context.Context, p probe, id string, v T, w writeMo
 		return 0, opErr(op, ErrExists)
 	case err == redis.Nil:
 		return 0, notFoundErr(op)
-	case err != nil && set.Err() == nil:
-		// The write happened; indexing the owner failed.
+	case err != nil && indexed && set.Err() == nil:
+		// The write happened; indexing the owner failed. (Only a
+		// pipeline of the write and the index tells: a command that
+		// failed on its context may still be filled in, and is not read.)
 		return len(data), s.wrapErr(ctx, op, err)
 	case err != nil:
 		return 0, s.wrapErr(ctx, op, err)
@@ -536,8 +544,12 @@ func (s *Store[T]) encode(op string, v T, unknown []byte) ([]byte, error) {
 // do runs one single-key command, pipelined with those of other callers
 // unless Options.DisablePipelining is set, waiting for its result no
 // longer than ctx allows.
+//
+// When do returns an error, cmd may still be filled in by the write it
+// joined, so callers read cmd only after a nil error or a reply (redis.Nil,
+// a redis.Error).
 func (s *Store[T]) do(ctx context.Context, cmd redis.Cmder) error {
-	if s.pipe == nil {
+	if s.pipe == nil || (s.cachedGets && cmd.Args()[0] == "get") {
 		return s.client.Process(ctx, cmd)
 	}
 	return s.pipe.Do(ctx, cmd)

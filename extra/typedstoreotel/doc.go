@@ -16,8 +16,9 @@
 // internal, a child of the span in the caller's context: in the middleware,
 // the request's span, as otelhttp or any other instrumentation starts it.
 // Redis commands traced by go-redis's redisotel are children of the store's
-// span, but for a command that joins a pipeline another caller sends under
-// load, whose span belongs to that caller's trace. Its attributes:
+// span, but for a command that joins a pipeline under load, whose span
+// belongs to the trace of the first caller in that pipeline. Its
+// attributes:
 //
 //	typedstore.operation  the operation: "get", "update", …
 //	typedstore.outcome    ok, miss, exists, conflict, corrupt, error

@@ -10,8 +10,10 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -43,44 +45,51 @@ func New(client Sender, limit int) *Coalescer {
 
 // A call is one queued command and its caller's wake-up.
 type call struct {
+	ctx   context.Context
 	cmd   redis.Cmder
 	state atomic.Int32
-	ready chan struct{} // one token: done, or made the leader
+	ready chan struct{} // one token, once the command has its reply
 }
 
-// The states of a call. A call leaves waiting exactly once, by a
-// compare-and-swap, so that its caller giving up and its command being
-// answered (or its caller being made the leader) never both happen.
+// The states of a call. Each move is a compare-and-swap, so that a caller
+// giving up and its command being sent or answered never both win.
 const (
-	waiting   int32 = iota
-	leading         // its caller sends the queue, itself included
-	answered        // its command has its reply
-	abandoned       // its caller stopped waiting; whoever holds it recycles it
+	waiting   int32 = iota // queued
+	sending                // in a write that is under way
+	answered               // its command has its reply
+	abandoned              // its caller stopped waiting; whoever holds it recycles it
 )
 
 var calls = sync.Pool{New: func() any { return &call{ready: make(chan struct{}, 1)} }}
 
-// Do sends cmd and waits for its reply, no longer than ctx allows; it
-// returns cmd's error. A command whose caller stopped waiting after it was
-// queued is left out of the pipeline unless that was already on its way.
+// Do sends cmd and waits for its reply, no longer than ctx allows, and
+// returns cmd's error.
 //
-// The caller that finds the limit of writes in flight queues its command.
-// When a write ends, its caller takes the first caller waiting off the
-// queue and hands it the write, which sends its command with the rest of
-// the queue (every command that arrived meanwhile) as one pipeline: the
-// work of sending moves among the callers, and no goroutine of the
-// Coalescer's own runs.
+// While fewer than the limit of writes are in flight, cmd goes out at once
+// as a plain command, on the caller's goroutine and under ctx. Otherwise it
+// is queued, and when a write ends, the goroutine that made it sends the
+// whole queue as one pipeline, and goes on while a queue has formed behind
+// each write: callers wake once, answered, and a goroutine of the
+// Coalescer's own runs only while there is a queue.
+//
+// A queued command whose caller gives up before its write begins is left
+// out of it. One whose caller gives up during the write may still run, as
+// a plain command whose deadline passes while it waits for its reply may:
+// later, even, than a command the caller sends next. When Do returns ctx's
+// error, the write may still fill in cmd, so the caller must not read it.
 func (c *Coalescer) Do(ctx context.Context, cmd redis.Cmder) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	if c.inflight < c.limit {
 		c.inflight++
 		c.mu.Unlock()
-		err := c.client.Process(ctx, cmd)
-		c.next()
-		return err
+		defer c.next() // even if a hook panics
+		return c.client.Process(ctx, cmd)
 	}
 	k := calls.Get().(*call)
-	k.cmd = cmd
+	k.ctx, k.cmd = ctx, cmd
 	k.state.Store(waiting)
 	c.queue = append(c.queue, k)
 	c.mu.Unlock()
@@ -88,80 +97,124 @@ func (c *Coalescer) Do(ctx context.Context, cmd redis.Cmder) error {
 	select {
 	case <-k.ready:
 	case <-ctx.Done():
-		if k.state.CompareAndSwap(waiting, abandoned) {
+		if k.state.CompareAndSwap(waiting, abandoned) || k.state.CompareAndSwap(sending, abandoned) {
 			return ctx.Err()
 		}
-		<-k.ready // answered or made the leader meanwhile: its token is on the way
+		<-k.ready // answered meanwhile: its token is on the way
 	}
-	if k.state.Load() == leading {
-		c.lead(ctx, k)
-	}
-	k.cmd = nil
+	k.ctx, k.cmd = nil, nil
 	calls.Put(k)
 	return cmd.Err()
 }
 
-// lead sends me with every command queued behind it as one pipeline (or me
-// alone as a plain command), wakes the callers it answered, and passes the
-// write slot on.
-func (c *Coalescer) lead(ctx context.Context, me *call) {
-	c.mu.Lock()
-	batch := c.queue
-	c.queue, c.spare = c.spare, nil
-	c.mu.Unlock()
+// next ends a write. While commands are queued, it sends them, as one
+// pipeline per write, on a goroutine that keeps the write slot, so that
+// the caller whose write ended returns at once; when none are, it frees
+// the slot.
+func (c *Coalescer) next() {
+	if batch := c.take(); batch != nil {
+		go c.drain(batch)
+	}
+}
 
-	// The write is made for every caller in it, so no one caller's
-	// deadline or cancellation may cut it short; the values of ctx (a
-	// trace, say) are kept.
-	ctx = context.WithoutCancel(ctx)
-	if len(batch) == 0 {
-		_ = c.client.Process(ctx, me.cmd)
-	} else {
-		pipe := c.client.Pipeline()
-		_ = pipe.Process(ctx, me.cmd)
+// take returns the queue, its calls marked as sending and those abandoned
+// dropped, or frees the write slot and returns nil when nothing is queued.
+func (c *Coalescer) take() []*call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queue) > 0 {
+		batch := c.queue
+		c.queue, c.spare = c.spare, nil
+		kept := batch[:0]
 		for _, k := range batch {
-			if k.state.Load() != abandoned {
-				_ = pipe.Process(ctx, k.cmd)
+			if k.state.CompareAndSwap(waiting, sending) {
+				kept = append(kept, k)
+			} else { // abandoned before its write began
+				recycle(k)
 			}
+		}
+		clear(batch[len(kept):])
+		if len(kept) > 0 {
+			return kept
+		}
+		if c.spare == nil {
+			c.spare = batch[:0]
+		}
+	}
+	c.inflight--
+	return nil
+}
+
+// drain sends batch, then every queue that forms meanwhile, until none
+// has.
+func (c *Coalescer) drain(batch []*call) {
+	for batch != nil {
+		c.send(batch)
+		c.mu.Lock()
+		if c.spare == nil {
+			c.spare = batch[:0]
+		}
+		c.mu.Unlock()
+		batch = c.take()
+	}
+}
+
+// send writes batch as one pipeline and wakes the callers still waiting.
+// The pipeline runs under the values of the first caller's context (its
+// trace, say) and the latest of the callers' deadlines, none if one has
+// none: each caller still gives up at its own.
+func (c *Coalescer) send(batch []*call) {
+	ctx := context.WithoutCancel(batch[0].ctx)
+	if last, ok := latestDeadline(batch); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, last)
+		defer cancel()
+	}
+	func() {
+		defer func() {
+			// A hook that panics fails the batch instead of the process:
+			// there is no caller on this goroutine to hand the panic to.
+			if r := recover(); r != nil {
+				err := fmt.Errorf("pipeline: panic while sending: %v", r)
+				for _, k := range batch {
+					k.cmd.SetErr(err)
+				}
+			}
+		}()
+		pipe := c.client.Pipeline()
+		for _, k := range batch {
+			_ = pipe.Process(ctx, k.cmd)
 		}
 		// Each command carries its own error, which its caller returns.
 		_, _ = pipe.Exec(ctx)
-	}
+	}()
 	for i, k := range batch {
 		batch[i] = nil
-		if k.state.CompareAndSwap(waiting, answered) {
+		if k.state.CompareAndSwap(sending, answered) {
 			k.ready <- struct{}{}
-		} else { // abandoned
-			k.cmd = nil
-			calls.Put(k)
+		} else { // its caller gave up during the write
+			recycle(k)
 		}
 	}
-	c.mu.Lock()
-	if c.spare == nil {
-		c.spare = batch[:0]
-	}
-	c.mu.Unlock()
-	c.next()
 }
 
-// next ends a write: it takes the first caller still waiting off the queue
-// and makes it the leader of the next write, which keeps the slot, or
-// frees the slot when no one waits.
-func (c *Coalescer) next() {
-	c.mu.Lock()
-	for len(c.queue) > 0 {
-		k := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		if k.state.CompareAndSwap(waiting, leading) {
-			c.mu.Unlock()
-			k.ready <- struct{}{}
-			return
+// latestDeadline returns the latest deadline of the calls' contexts, and
+// false when one of them has none.
+func latestDeadline(batch []*call) (time.Time, bool) {
+	var last time.Time
+	for _, k := range batch {
+		d, ok := k.ctx.Deadline()
+		if !ok {
+			return time.Time{}, false
 		}
-		// Abandoned before it was sent: drop it.
-		k.cmd = nil
-		calls.Put(k)
+		if d.After(last) {
+			last = d
+		}
 	}
-	c.inflight--
-	c.mu.Unlock()
+	return last, true
+}
+
+func recycle(k *call) {
+	k.ctx, k.cmd = nil, nil
+	calls.Put(k)
 }

@@ -25,6 +25,9 @@ type gated struct {
 	pipelines atomic.Int64
 	sizes     chan int // the commands of each pipeline
 	onExec    func(ctx context.Context)
+	holdPipe  atomic.Bool   // pipelines wait for pipeGate
+	pipeGate  chan struct{} // closed to let them through
+	inPipe    chan struct{} // a token for each pipeline held at pipeGate
 }
 
 func newGated(t *testing.T) (*gated, *miniredis.Miniredis) {
@@ -32,7 +35,8 @@ func newGated(t *testing.T) (*gated, *miniredis.Miniredis) {
 	mr := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { c.Close() })
-	return &gated{Client: c, gate: make(chan struct{}), entered: make(chan string, 1024), sizes: make(chan int, 1024)}, mr
+	return &gated{Client: c, gate: make(chan struct{}), entered: make(chan string, 1024), sizes: make(chan int, 1024),
+		pipeGate: make(chan struct{}), inPipe: make(chan struct{}, 1024)}, mr
 }
 
 func (g *gated) Process(ctx context.Context, cmd redis.Cmder) error {
@@ -58,6 +62,10 @@ func (p *countedPipe) Exec(ctx context.Context) ([]redis.Cmder, error) {
 	p.g.sizes <- p.Len()
 	if p.g.onExec != nil {
 		p.g.onExec(ctx)
+	}
+	if p.g.holdPipe.Load() {
+		p.g.inPipe <- struct{}{}
+		<-p.g.pipeGate
 	}
 	return p.Pipeliner.Exec(ctx)
 }
@@ -224,17 +232,18 @@ func TestAbandonedCommandIsNotSent(t *testing.T) {
 	}
 }
 
-// A caller made the leader sends the write for everyone in it even when its
-// own context is done: the others' commands are not cut short.
-func TestLeaderWhoseContextEndsStillSends(t *testing.T) {
+// A caller whose context ends while its command is in a write returns at
+// once, with its context's error; the others in the write get their
+// replies, and its own command may still run, as documented.
+func TestCallerGivesUpDuringItsWrite(t *testing.T) {
 	g, mr := newGated(t)
 	c := New(g, 1)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	holdOneWrite(t, g, c, &wg)
-	lctx, cancel := context.WithCancel(ctx)
-	leader := make(chan error)
-	go func() { leader <- c.Do(lctx, redis.NewStatusCmd(lctx, "set", "leader", "1")) }()
+	gctx, cancel := context.WithCancel(ctx)
+	gaveUp := make(chan error)
+	go func() { gaveUp <- c.Do(gctx, redis.NewStatusCmd(gctx, "set", "gave-up", "1")) }()
 	waitQueued(t, c, 1)
 	const others = 10
 	for i := range others {
@@ -245,25 +254,23 @@ func TestLeaderWhoseContextEndsStillSends(t *testing.T) {
 		})
 	}
 	waitQueued(t, c, 1+others)
-	// Make the first queued caller the leader, then cancel its context
-	// before it can send: it must send anyway.
-	c.mu.Lock()
-	first := c.queue[0]
-	c.queue = c.queue[1:]
-	c.mu.Unlock()
-	if !first.state.CompareAndSwap(waiting, leading) {
-		t.Fatal("the first queued call was not waiting")
-	}
-	cancel()
-	first.ready <- struct{}{}
-	<-leader
+	g.holdPipe.Store(true)
 	g.hold.Store(false)
 	close(g.gate)
+	<-g.inPipe // the queue's write has begun, and is held
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Errorf("Do whose context ended during its write = %v; want context.Canceled", err)
+	}
+	close(g.pipeGate)
 	wg.Wait()
 	for i := range others {
 		if !mr.Exists(fmt.Sprint("other", i)) {
 			t.Errorf("other%d was not written", i)
 		}
+	}
+	if !mr.Exists("gave-up") {
+		t.Error("the command whose caller gave up during its write did not run; the write was already under way")
 	}
 }
 
@@ -319,34 +326,130 @@ func TestManyCallers(t *testing.T) {
 	}
 }
 
-// A write another caller leads goes out with the values of the leader's
-// context (its trace, say), not cut short by its deadline.
-func TestBatchCarriesTheLeadersValues(t *testing.T) {
+// A queue's pipeline goes out with the values of its first caller's
+// context (its trace, say), and the latest of the callers' deadlines, or
+// none when one of them has none.
+func TestBatchContext(t *testing.T) {
+	type key struct{}
+	for _, tc := range []struct {
+		name         string
+		secondExpiry time.Duration // 0: no deadline
+		wantDeadline bool
+	}{
+		{"every caller has a deadline", 2 * time.Hour, true},
+		{"one caller has none", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := newGated(t)
+			c := New(g, 1)
+			var gotValue atomic.Value
+			var gotDeadline atomic.Value
+			g.onExec = func(ctx context.Context) {
+				gotValue.Store(fmt.Sprint(ctx.Value(key{})))
+				d, ok := ctx.Deadline()
+				gotDeadline.Store([2]any{d, ok})
+			}
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			holdOneWrite(t, g, c, &wg)
+			first, cancel := context.WithTimeout(context.WithValue(ctx, key{}, "first's"), time.Hour)
+			defer cancel()
+			wg.Go(func() { _ = c.Do(first, redis.NewStatusCmd(first, "set", "a", "1")) })
+			waitQueued(t, c, 1)
+			second := ctx
+			var want time.Time
+			if tc.secondExpiry > 0 {
+				var cancel context.CancelFunc
+				second, cancel = context.WithTimeout(ctx, tc.secondExpiry)
+				defer cancel()
+				want, _ = second.Deadline()
+			}
+			wg.Go(func() { _ = c.Do(second, redis.NewStatusCmd(second, "set", "b", "1")) })
+			waitQueued(t, c, 2)
+			g.hold.Store(false)
+			close(g.gate)
+			wg.Wait()
+			if gotValue.Load() != "first's" {
+				t.Errorf("the pipeline's context carried %v; want the first caller's value", gotValue.Load())
+			}
+			d := gotDeadline.Load().([2]any)
+			if d[1].(bool) != tc.wantDeadline || (tc.wantDeadline && !d[0].(time.Time).Equal(want)) {
+				t.Errorf("the pipeline's deadline = %v (%v); want %v (%v)", d[0], d[1], want, tc.wantDeadline)
+			}
+		})
+	}
+}
+
+// A hook that panics while a queue's pipeline is sent fails the commands
+// in it with an error, and the Coalescer goes on.
+func TestPanicWhileSendingFailsTheBatch(t *testing.T) {
 	g, _ := newGated(t)
 	c := New(g, 1)
-	type key struct{}
-	var got atomic.Value
-	g.onExec = func(ctx context.Context) {
-		got.Store(fmt.Sprint(ctx.Value(key{})))
-		if _, ok := ctx.Deadline(); ok {
-			t.Error("the pipeline's context has the leader's deadline")
-		}
-	}
+	g.onExec = func(context.Context) { panic("a hook's bug") }
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	holdOneWrite(t, g, c, &wg)
-	lctx, cancel := context.WithTimeout(context.WithValue(ctx, key{}, "leader's"), time.Hour)
-	defer cancel()
-	wg.Go(func() { _ = c.Do(lctx, redis.NewStatusCmd(lctx, "set", "leader", "1")) })
-	waitQueued(t, c, 1)
-	wg.Go(func() { _ = c.Do(ctx, redis.NewStatusCmd(ctx, "set", "other", "1")) })
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Go(func() { errs <- c.Do(ctx, redis.NewStatusCmd(ctx, "set", "x", "1")) })
+	}
 	waitQueued(t, c, 2)
 	g.hold.Store(false)
 	close(g.gate)
 	wg.Wait()
-	if got.Load() != "leader's" {
-		t.Errorf("the pipeline's context carried %v; want the leader's value", got.Load())
+	close(errs)
+	for err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "panic while sending: a hook's bug") {
+			t.Errorf("Do in a pipeline whose hook panicked = %v; want the panic as an error", err)
+		}
 	}
+	g.onExec = nil
+	if err := c.Do(ctx, redis.NewStatusCmd(ctx, "set", "after", "1")); err != nil {
+		t.Errorf("Do after the panic: %v", err)
+	}
+}
+
+// A panic in a plain command's Process (a hook's) reaches its caller and
+// frees the write slot.
+func TestPanicInAPlainCommandFreesTheSlot(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { client.Close() })
+	client.AddHook(panicOn("boom"))
+	c := New(client, 1)
+	ctx := context.Background()
+	for range 3 {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Error("the hook's panic did not reach the caller")
+				}
+			}()
+			_ = c.Do(ctx, redis.NewStringCmd(ctx, "get", "boom"))
+		}()
+	}
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Do(tctx, redis.NewStringCmd(tctx, "get", "other")); !errors.Is(err, redis.Nil) {
+		t.Errorf("Do after three panics = %v; want redis.Nil", err)
+	}
+}
+
+// panicOn is a go-redis hook that panics on a command whose first key is
+// key.
+type panicOn string
+
+func (panicOn) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (p panicOn) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if len(cmd.Args()) > 1 && cmd.Args()[1] == string(p) {
+			panic("hook")
+		}
+		return next(ctx, cmd)
+	}
+}
+func (panicOn) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
 
 // nopSender answers every command at once, without a server: what is left
