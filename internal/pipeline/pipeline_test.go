@@ -87,6 +87,25 @@ func waitQueued(t *testing.T, c *Coalescer, n int) {
 	}
 }
 
+// waitIdle waits until c has no write in flight and nothing queued, as it
+// must soon after every call returned: the goroutine that sent the last
+// write frees its slot after it wakes the callers.
+func waitIdle(t *testing.T, c *Coalescer) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c.mu.Lock()
+		inflight, queued := c.inflight, len(c.queue)
+		c.mu.Unlock()
+		if inflight == 0 && queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes in flight, %d queued, 10s after every call returned; want 0 and 0", inflight, queued)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, not timing
+	}
+}
+
 // One caller at a time sends plain commands, on its own goroutine: no
 // pipeline, nothing queued.
 func TestOneCallerSendsPlainCommands(t *testing.T) {
@@ -225,11 +244,7 @@ func TestAbandonedCommandIsNotSent(t *testing.T) {
 	if !mr.Exists("first") || !mr.Exists("after") {
 		t.Errorf("keys %v; want first and after", mr.DB(0).Keys())
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.inflight != 0 || len(c.queue) != 0 {
-		t.Errorf("after every call returned: %d writes in flight, %d queued; want 0 and 0", c.inflight, len(c.queue))
-	}
+	waitIdle(t, c)
 }
 
 // A caller whose context ends while its command is in a write returns at
@@ -318,11 +333,7 @@ func TestManyCallers(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		c.mu.Lock()
-		if c.inflight != 0 || len(c.queue) != 0 {
-			t.Errorf("limit %d: %d writes in flight, %d queued after every call returned; want 0 and 0", limit, c.inflight, len(c.queue))
-		}
-		c.mu.Unlock()
+		waitIdle(t, c)
 	}
 }
 
