@@ -35,8 +35,8 @@ const DefaultMaxSize = 1 << 20
 // [Options.UpdateAttempts] is 0.
 const DefaultUpdateAttempts = 10
 
-// DefaultPipelineWrites is the most writes of pipelined commands a [Store]
-// has in flight when [Options.PipelineWrites] is 0.
+// DefaultPipelineWrites is how many writes a [Store] has in flight before
+// commands queue, when [Options.PipelineWrites] is 0.
 const DefaultPipelineWrites = 2
 
 // Options configures a [Store]. The zero value gives connect-redis's
@@ -119,9 +119,10 @@ type Options[T any] struct {
 	// applies to every client. Default false.
 	DisablePipelining bool
 
-	// PipelineWrites is the most writes of pipelined commands the store
-	// has in flight at once, each on a connection of the client's pool.
-	// Default [DefaultPipelineWrites]; it must not be negative.
+	// PipelineWrites is how many writes, plain or pipelined, the store has
+	// in flight before further commands queue for the next one; each takes
+	// a connection of the client's pool. Default [DefaultPipelineWrites];
+	// it must not be negative.
 	PipelineWrites int
 
 	// Owner, when set, returns the owner of a session: the id of the user

@@ -150,3 +150,24 @@ func TestPipelinedCallsThatGiveUp(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// PipelineWrites defaults to DefaultPipelineWrites; DisablePipelining
+// turns pipelining off.
+func TestPipelineWrites(t *testing.T) {
+	for _, tc := range []struct {
+		opts typedstore.Options[session]
+		want int
+	}{
+		{typedstore.Options[session]{}, typedstore.DefaultPipelineWrites},
+		{typedstore.Options[session]{PipelineWrites: 5}, 5},
+		{typedstore.Options[session]{DisablePipelining: true, PipelineWrites: 5}, 0},
+	} {
+		_, _, s := newMini(t, tc.opts)
+		if got := s.PipelineWrites(); got != tc.want {
+			t.Errorf("with %+v: %d writes before commands queue; want %d", tc.opts, got, tc.want)
+		}
+	}
+	if typedstore.DefaultPipelineWrites != 2 {
+		t.Errorf("DefaultPipelineWrites = %d; the docs and benchmarks say 2", typedstore.DefaultPipelineWrites)
+	}
+}

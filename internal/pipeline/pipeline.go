@@ -43,6 +43,9 @@ func New(client Sender, limit int) *Coalescer {
 	return &Coalescer{client: client, limit: max(limit, 1)}
 }
 
+// Limit returns how many writes c has in flight before commands queue.
+func (c *Coalescer) Limit() int { return c.limit }
+
 // A call is one queued command and its caller's wake-up.
 type call struct {
 	ctx   context.Context
