@@ -70,10 +70,11 @@ var calls = sync.Pool{New: func() any { return &call{ready: make(chan struct{}, 
 //
 // While fewer than the limit of writes are in flight, cmd goes out at once
 // as a plain command, on the caller's goroutine and under ctx. Otherwise it
-// is queued, and when a write ends, the goroutine that made it sends the
-// whole queue as one pipeline, and goes on while a queue has formed behind
-// each write: callers wake once, answered, and a goroutine of the
-// Coalescer's own runs only while there is a queue.
+// is queued, and when a write ends, a goroutine of the Coalescer's own
+// takes over its slot and sends the whole queue as one pipeline, and the
+// next queue after that, while one forms behind each write: the caller
+// whose write ended returns at once, the queued ones wake once, answered,
+// and the Coalescer's goroutine runs only while there is a queue.
 //
 // A queued command whose caller gives up before its write begins is left
 // out of it. One whose caller gives up during the write may still run, as
