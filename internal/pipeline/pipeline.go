@@ -106,8 +106,7 @@ func (c *Coalescer) Do(ctx context.Context, cmd redis.Cmder) error {
 		}
 		<-k.ready // answered meanwhile: its token is on the way
 	}
-	k.ctx, k.cmd = nil, nil
-	calls.Put(k)
+	recycle(k)
 	return cmd.Err()
 }
 
@@ -122,31 +121,27 @@ func (c *Coalescer) next() {
 }
 
 // take returns the queue, its calls marked as sending and those abandoned
-// dropped, or frees the write slot and returns nil when nothing is queued.
+// dropped, or frees the write slot and returns nil when none is left.
 func (c *Coalescer) take() []*call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.queue) > 0 {
-		batch := c.queue
-		c.queue, c.spare = c.spare, nil
-		kept := batch[:0]
-		for _, k := range batch {
-			if k.state.CompareAndSwap(waiting, sending) {
-				kept = append(kept, k)
-			} else { // abandoned before its write began
-				recycle(k)
-			}
-		}
-		clear(batch[len(kept):])
-		if len(kept) > 0 {
-			return kept
-		}
-		if c.spare == nil {
-			c.spare = batch[:0]
+	batch := c.queue
+	c.queue, c.spare = c.spare, nil
+	kept := batch[:0]
+	for _, k := range batch {
+		if k.state.CompareAndSwap(waiting, sending) {
+			kept = append(kept, k)
+		} else { // abandoned before its write began
+			recycle(k)
 		}
 	}
-	c.inflight--
-	return nil
+	clear(batch[len(kept):])
+	if len(kept) == 0 {
+		c.spare = batch[:0]
+		c.inflight--
+		return nil
+	}
+	return kept
 }
 
 // drain sends batch, then every queue that forms meanwhile, until none
@@ -218,6 +213,7 @@ func latestDeadline(batch []*call) (time.Time, bool) {
 	return last, true
 }
 
+// recycle returns k to the pool, holding nothing of its caller's.
 func recycle(k *call) {
 	k.ctx, k.cmd = nil, nil
 	calls.Put(k)
