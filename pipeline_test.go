@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/typedstore/typedstore"
@@ -58,15 +59,31 @@ func TestPipeliningIsTheDefault(t *testing.T) {
 		opts    typedstore.Options[session]
 		callers int
 		shared  bool
+		ring    bool // a *redis.Ring of two servers: every client pipelines
 	}{
-		{"one caller", typedstore.Options[session]{}, 1, false},
-		{"64 callers", typedstore.Options[session]{}, 64, true},
-		{"64 callers, DisablePipelining", typedstore.Options[session]{DisablePipelining: true}, 64, false},
+		{"one caller", typedstore.Options[session]{}, 1, false, false},
+		{"64 callers", typedstore.Options[session]{}, 64, true, false},
+		{"64 callers, DisablePipelining", typedstore.Options[session]{DisablePipelining: true}, 64, false, false},
+		{"64 callers on a ring", typedstore.Options[session]{}, 64, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, client, s := newMini(t, tc.opts)
 			var h pipelineCounter
-			client.AddHook(&h)
+			var s *typedstore.Store[session]
+			if tc.ring {
+				ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{
+					"a": miniredis.RunT(t).Addr(), "b": miniredis.RunT(t).Addr(),
+				}})
+				t.Cleanup(func() { ring.Close() })
+				ring.AddHook(&h)
+				var err error
+				if s, err = typedstore.New(ring, tc.opts); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				var client *redis.Client
+				_, client, s = newMini(t, tc.opts)
+				client.AddHook(&h)
+			}
 			ctx := context.Background()
 			const rounds = 50
 			var wg sync.WaitGroup
