@@ -40,12 +40,12 @@ func BenchmarkFidelity(b *testing.B) {
 			data := []byte(bc.data)
 			b.ReportAllocs()
 			for b.Loop() {
-				v, unknown, _, err := s.decodeStored("get", "id", data, true)
+				v, unknown, _, err := s.decodeStored("get", "id", "sess:id", data, true)
 				if err != nil {
 					b.Fatal(err)
 				}
 				v.Cart = append(v.Cart, "x")
-				if _, err := s.encode("set", v, unknown); err != nil {
+				if _, err := s.encode("set", "sess:id", v, unknown); err != nil {
 					b.Fatal(err)
 				}
 			}

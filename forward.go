@@ -16,15 +16,18 @@ const forwardPrefix = "renewed:"
 
 // forwardKey returns the key that forwards the old id id.
 func (s *Store[T]) forwardKey(op, id string) (string, error) {
-	if _, err := s.key(op, id); err != nil {
+	key, err := s.key(op, id)
+	if err != nil {
 		return "", err
 	}
-	return forwardPrefix + s.opts.Prefix + id, nil
+	return forwardPrefix + key, nil
 }
 
 // forward records for ttl that the session under the id from now lives
 // under the id to, unless another renewal of from recorded its own id
-// first: it returns the id that from forwards to.
+// first: it returns the id that from forwards to. Under Options.IDHashKey,
+// the key holds from's hash and the value to sealed, so that neither id
+// stands in clear.
 func (s *Store[T]) forward(ctx context.Context, from, to string, ttl time.Duration) (string, error) {
 	const op = "forward renewed id"
 	key, err := s.forwardKey(op, from)
@@ -34,7 +37,11 @@ func (s *Store[T]) forward(ctx context.Context, from, to string, ttl time.Durati
 	if _, err := s.key(op, to); err != nil {
 		return "", err
 	}
-	set := redis.NewBoolCmd(ctx, "set", key, to, "nx", "px", ceilMillis(ttl).Milliseconds())
+	var value any = to
+	if s.hasher != nil { // the new id would stand in clear beside the hashes
+		value = s.hasher.sealID(key, to)
+	}
+	set := redis.NewBoolCmd(ctx, "set", key, value, "nx", "px", ceilMillis(ttl).Milliseconds())
 	if err := s.do(ctx, set); err != nil && !errors.Is(err, redis.Nil) {
 		return "", s.wrapErr(ctx, op, err)
 	}
@@ -63,7 +70,11 @@ func (s *Store[T]) forwarded(ctx context.Context, from string) (string, error) {
 	case err != nil:
 		return "", s.wrapErr(ctx, op, err)
 	}
-	if to := string(b); to != "" && len(to) <= MaxIDLen {
+	to := string(b)
+	if s.hasher != nil {
+		to = s.hasher.openID(key, b) // "" for a value that does not open
+	}
+	if to != "" && len(to) <= MaxIDLen {
 		return to, nil
 	}
 	return "", nil

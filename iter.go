@@ -114,7 +114,7 @@ func (s *Store[T]) All(ctx context.Context) (iter.Seq2[string, T], func() error)
 				if val.data == nil {
 					continue // expired or deleted since SCAN returned it
 				}
-				v, err := s.decode("all", id, val.data)
+				v, err := s.decode("all", id, keys[i], val.data)
 				if err != nil {
 					p.corrupt(ctx, err)
 					corrupt.add(err)

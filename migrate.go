@@ -22,8 +22,12 @@ type MigrateReport struct {
 	// Versions counts the sessions read by the version they were stored
 	// with (0: no version member).
 	Versions map[int]int
+	// OldKey counts the sessions read that were sealed under one of
+	// Options.EncryptionKeys other than the first.
+	OldKey int
 	// Migrated is the number of sessions written back in the current shape
-	// (in a dry run, that would have been).
+	// and under the first of Options.EncryptionKeys (in a dry run, that
+	// would have been).
 	Migrated int
 	// Changed is the number of sessions that another writer changed
 	// between Migrate's read and its write: theirs stands, and is in the
@@ -38,12 +42,13 @@ type MigrateReport struct {
 }
 
 // Migrate brings every session under the store's prefix up to the current
-// [Options.Version], as a read of each would, without waiting for its
-// owner's next request: the operator's path through a deploy that changes
-// the session type. It walks the keys as [Store.All] does (streaming, in
+// [Options.Version] and under the first of [Options.EncryptionKeys], as a
+// read of each would, without waiting for its owner's next request: the
+// operator's path through a deploy that changes the session type, and
+// through a rotation of keys. It walks the keys as [Store.All] does (streaming, in
 // batches of ScanCount, over every master of a cluster), decodes each
-// session stored in an older version through [Options.Migrations] and
-// writes it back with the compare-and-set of a migrating read, which keeps
+// session stored in an older version through [Options.Migrations], or
+// sealed under an older key, and writes it back with the compare-and-set of a migrating read, which keeps
 // its time to live and leaves alone a session changed meanwhile. Sessions
 // already in the current version, or stored by a newer program, are
 // decoded, to report those that cannot be, and counted.
@@ -84,24 +89,31 @@ func (s *Store[T]) migrate(ctx context.Context, p probe, opts MigrateOptions) (M
 				continue // expired since the SCAN
 			}
 			r.Sessions++
+			plain, old, err := s.unseal(op, id, key, data)
+			if err != nil {
+				fail(err)
+				continue
+			}
+			if old {
+				r.OldKey++
+			}
 			ver := 0
 			if s.opts.Version > 0 {
-				var err error
-				if ver, err = s.versionOf(data); err != nil {
+				if ver, err = s.versionOf(plain); err != nil {
 					fail(opErr(op, &CorruptError{ID: id, Err: err}))
 					continue
 				}
 			}
 			r.Versions[ver]++
-			v, unknown, stale, err := s.decodeStored(op, id, data, true)
+			v, unknown, stale, err := s.decodePlain(op, id, plain, true)
 			if err != nil {
 				fail(err)
 				continue
 			}
-			if !stale {
+			if !stale && !old {
 				continue
 			}
-			next, err := s.encode(op, v, unknown)
+			next, err := s.encode(op, key, v, unknown)
 			if err != nil {
 				fail(opErr(op, &CorruptError{ID: id, Err: err}))
 				continue

@@ -198,6 +198,41 @@ type Options[T any] struct {
 	// for logs, metrics and traces (see [Hooks]). Default: none, at no
 	// cost.
 	Hooks Hooks
+	// EncryptionKeys, when set, seal every stored value with XAES-256-GCM
+	// (AES-256-GCM under a key derived for each value from a random 192-bit
+	// nonce), bound to the session's key: a value copied to another key,
+	// or altered in any byte, reads as a *CorruptError. The first key seals;
+	// every key opens, so keys rotate by putting a new one first and
+	// keeping the old ones until Migrate (or the sessions' own reads and
+	// expiry) has resealed what they sealed. Each must be
+	// EncryptionKeySize (32) random bytes. A store with keys reads no
+	// value stored without them, and an Express app reads none of its
+	// values. Each value grows by 46 bytes (see "Sessions at rest" in
+	// docs/at-rest.md). Default nil: values are stored as the codec
+	// encodes them.
+	EncryptionKeys [][]byte
+
+	// CompressAbove, when positive, deflates (compress/flate, BestSpeed)
+	// every encoded session longer than CompressAbove bytes before it is
+	// sealed, and keeps the result if it is shorter; a session at or below
+	// it is sealed as it is, at no cost. It requires EncryptionKeys, whose
+	// header marks a compressed value. A value that inflates to more than
+	// MaxSize reads as a *CorruptError. Default 0: never. It must not be
+	// negative.
+	CompressAbove int
+
+	// IDHashKey, when set, stores each session under Prefix followed by
+	// the base64url HMAC-SHA-256, keyed with IDHashKey, of its id, so that
+	// whoever reads Redis learns no usable id and cannot confirm a guessed
+	// one without the key. Every operation hashes the ids it is given;
+	// IDs, All, OwnedBy and Watch yield the hashes, which are the names of
+	// the keys and not ids: give them to a store with the same options
+	// but no IDHashKey to read or delete those sessions by name. It must
+	// be at least MinIDHashKeySize (32) random bytes, the same for every
+	// program sharing the sessions; changing it loses every session. An
+	// Express app finds none of the sessions. Default nil: keys hold the
+	// ids.
+	IDHashKey []byte
 }
 
 // validate reports the first option that is out of range.
@@ -225,6 +260,9 @@ func (o *Options[T]) validate() error {
 		return fmt.Errorf("negative Version %d", o.Version)
 	case o.Version == 0 && (o.VersionKey != "" || o.Migrations != nil):
 		return errors.New("VersionKey and Migrations need Version, the version of the shape of T that the store writes")
+	}
+	if err := checkAtRest(o.EncryptionKeys, o.CompressAbove, o.IDHashKey); err != nil {
+		return err
 	}
 	for _, c := range []byte(o.VersionKey) {
 		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {

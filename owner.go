@@ -390,7 +390,7 @@ func (s *Store[T]) resolve(ctx context.Context, op, owner string, entries []inde
 		case val.data == nil:
 			stale = append(stale, e)
 		default:
-			v, err := s.decode(op, e.id, val.data)
+			v, err := s.decode(op, e.id, keys[i], val.data)
 			if err != nil {
 				corrupt = append(corrupt, err)
 				continue
@@ -556,7 +556,7 @@ func (s *Store[T]) deleteOwned(ctx context.Context, p probe, owner string, keep 
 	}
 	kept := make(map[string]bool, len(keep))
 	for _, id := range keep {
-		kept[id] = true
+		kept[s.name(id)] = true
 	}
 	deleted := 0
 	err := s.walkOwned(ctx, p, op, owner, func(ctx context.Context, live []liveEntry[T]) ([]indexEntry, bool, error) {

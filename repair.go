@@ -36,7 +36,12 @@ const (
 // OnDecodeError, which may repair it (stale is then set, so that the caller
 // writes the repaired value back) or have it deleted or taken for missing.
 func (s *Store[T]) decodeOrRepair(ctx context.Context, p probe, op, id, key string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
-	v, unknown, stale, err = s.decodeStored(op, id, data, keep)
+	plain, old, err := s.unseal(op, id, key, data)
+	if err == nil {
+		v, unknown, stale, err = s.decodePlain(op, id, plain, keep)
+		stale = stale || old
+		data = plain
+	}
 	var ce *CorruptError
 	if err == nil || !errors.As(err, &ce) {
 		return v, unknown, stale, err

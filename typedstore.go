@@ -55,6 +55,12 @@ type Store[T any] struct {
 	versionName, ownVersion []byte
 	// hooks are Options.Hooks; nil when none is set.
 	hooks *Hooks
+	// sealer seals the stored values under Options.EncryptionKeys; nil
+	// without them.
+	sealer *sealer
+	// hasher names keys by a keyed hash of their ids, under
+	// Options.IDHashKey; nil without it: keys hold the ids.
+	hasher *idHasher
 }
 
 // New returns a Store on client. It validates opts and fills in the
@@ -78,6 +84,8 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		multiKey: isSingleServer(client),
 	}
 	s.match = glob.Escape(s.opts.Prefix) + "*"
+	s.sealer = newSealer(s.opts.EncryptionKeys, s.opts.CompressAbove, s.opts.MaxSize)
+	s.hasher = newIDHasher(s.opts.IDHashKey)
 	s.fields, s.carrier = fidelityOf(s.opts.Codec)
 	if s.opts.Version > 0 {
 		switch {
@@ -206,7 +214,7 @@ func (s *Store[T]) getAndExtend(ctx context.Context, p probe, id string, ttl tim
 		s.upgrade(ctx, key, data, v, unknown)
 	}
 	if s.seen != nil && ttl > 0 {
-		s.reindex(ctx, id, v, s.seen.HashBytes(data), ttl)
+		s.reindex(ctx, s.nameOf(key), v, s.seen.HashBytes(data), ttl)
 	}
 	p.event(ctx, id, Event{Kind: EventLoaded, Hit: true, Bytes: len(data)})
 	return v, unknown, len(data), nil
@@ -283,7 +291,7 @@ func (s *Store[T]) write(ctx context.Context, p probe, id string, v T, w writeMo
 	if err != nil {
 		return 0, err
 	}
-	data, err := s.encode(op, v, w.unknown)
+	data, err := s.encode(op, key, v, w.unknown)
 	if err != nil {
 		return 0, err
 	}
@@ -298,8 +306,11 @@ func (s *Store[T]) write(ctx context.Context, p probe, id string, v T, w writeMo
 	set := redis.NewStatusCmd(ctx, args...)
 	var call indexInvocation
 	if owner != "" {
-		call = s.indexCall(id, owner, ttl, true)
-		call.replaces, call.p, call.cond, call.size = w.replaces, p, cond, len(data)
+		call = s.indexCall(s.nameOf(key), owner, ttl, true)
+		call.p, call.cond, call.size = p, cond, len(data)
+		if w.replaces != "" {
+			call.replaces = s.name(w.replaces)
+		}
 	}
 	indexed := owner != "" && s.multiKey
 	if indexed {
@@ -414,7 +425,7 @@ func (s *Store[T]) touch(ctx context.Context, p probe, id string, v T) error {
 		return notFoundErr(op)
 	}
 	p.event(ctx, id, Event{Kind: EventTouched})
-	s.reindex(ctx, id, v, 0, ttl)
+	s.reindex(ctx, s.nameOf(key), v, 0, ttl)
 	return nil
 }
 
@@ -498,8 +509,20 @@ func (s *Store[T]) key(op, id string) (string, error) {
 	if len(id) > MaxIDLen {
 		return "", opErr(op, fmt.Errorf("%w: %d bytes, longer than %d", ErrInvalidID, len(id), MaxIDLen))
 	}
-	return s.opts.Prefix + id, nil
+	return s.opts.Prefix + s.name(id), nil
 }
+
+// name returns the name of id's key, after the prefix: id itself, or
+// under Options.IDHashKey its keyed hash. The iterations yield names.
+func (s *Store[T]) name(id string) string {
+	if s.hasher == nil {
+		return id
+	}
+	return s.hasher.name(id)
+}
+
+// nameOf returns the name in key, a key of the store's sessions.
+func (s *Store[T]) nameOf(key string) string { return key[len(s.opts.Prefix):] }
 
 // readErr turns the error of a read of id into the store's: ErrNotFound for
 // a missing key, a *CorruptError for a key of another type, and a wrapped
@@ -515,16 +538,17 @@ func (s *Store[T]) readErr(ctx context.Context, p probe, op, id string, err erro
 	return s.wrapErr(ctx, op, err)
 }
 
-// decode decodes the stored value of id, read by op, or returns an error
-// of op wrapping a *CorruptError.
-func (s *Store[T]) decode(op, id string, data []byte) (T, error) {
-	v, _, _, err := s.decodeStored(op, id, data, false)
+// decode decodes the stored value of id under key, read by op, or returns
+// an error of op wrapping a *CorruptError.
+func (s *Store[T]) decode(op, id, key string, data []byte) (T, error) {
+	v, _, _, err := s.decodeStored(op, id, key, data, false)
 	return v, err
 }
 
 // encode encodes v for op, within MaxSize, with the members unknown (or
-// those of v's Extra, when T carries one) that T does not declare.
-func (s *Store[T]) encode(op string, v T, unknown []byte) ([]byte, error) {
+// those of v's Extra, when T carries one) that T does not declare, and
+// seals it for key under Options.EncryptionKeys.
+func (s *Store[T]) encode(op, key string, v T, unknown []byte) ([]byte, error) {
 	data, err := s.opts.Codec.Encode(v)
 	if err != nil {
 		return nil, opErr(op, fmt.Errorf("encode session: %w", err))
@@ -537,6 +561,9 @@ func (s *Store[T]) encode(op string, v T, unknown []byte) ([]byte, error) {
 	}
 	if len(data) > s.opts.MaxSize {
 		return nil, opErr(op, fmt.Errorf("%w: the session encodes to %d bytes, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize))
+	}
+	if s.sealer != nil {
+		data = s.sealer.seal(key, data)
 	}
 	return data, nil
 }

@@ -104,7 +104,7 @@ func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T)
 				r.Err = err
 				return
 			}
-			if data, err = s.encode(op, v, unknown); err != nil {
+			if data, err = s.encode(op, key, v, unknown); err != nil {
 				r.Err = err
 				return
 			}
@@ -126,7 +126,7 @@ func (s *Store[T]) update(ctx context.Context, p probe, id string, fn func(v *T)
 			r.Bytes = len(data)
 			p.event(ctx, id, Event{Kind: EventSaved, Owner: owner, Bytes: len(data)})
 			if owner != "" {
-				call := s.indexCall(id, owner, ttl, true)
+				call := s.indexCall(s.nameOf(key), owner, ttl, true)
 				call.p = p
 				r.Err = s.runIndex(ctx, op, call, s.seen.HashBytes(data))
 			}

@@ -15,20 +15,51 @@ import (
 // when [Options.VersionKey] is empty.
 const DefaultVersionKey = "schemaVersion"
 
-// decodeStored decodes data, the stored value of id read by op: it applies
-// the migrations from the version data was stored with, and returns the
-// members of the (migrated) session that T does not declare (nil when T
-// keeps them in its Extra, or when there are none), and whether data was
-// stored in an older shape, which a write of v would bring up to date.
-//
-// Finding those members costs a second pass over data, so it is made only
-// when they have somewhere to go: with keep (the caller writes the session
-// back, as Update does), into T's Extra, or into the write that brings a
-// stale session up to date. A Get of a T without an Extra skips it.
-func (s *Store[T]) decodeStored(op, id string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
-	if len(data) > s.opts.MaxSize {
-		return v, nil, false, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
+// decodeStored decodes data, the stored value of id under key, read by op:
+// it opens it (under Options.EncryptionKeys), applies the migrations from
+// the version it was stored with, and returns the members of the
+// (migrated) session that T does not declare (nil when T keeps them in its
+// Extra, or when there are none), and whether data was stored in an older
+// shape or under an older key, which a write of v would bring up to date.
+func (s *Store[T]) decodeStored(op, id, key string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
+	plain, old, err := s.unseal(op, id, key, data)
+	if err != nil {
+		return v, nil, false, err
 	}
+	v, unknown, stale, err = s.decodePlain(op, id, plain, keep)
+	return v, unknown, stale || old, err
+}
+
+// unseal returns the plaintext of data, the stored value of id under key,
+// read by op, and whether it was sealed under a key other than the first of
+// Options.EncryptionKeys; without them, data itself. It fails with an error
+// wrapping a *CorruptError for a value longer than MaxSize allows or one
+// that does not open.
+func (s *Store[T]) unseal(op, id, key string, data []byte) (plain []byte, old bool, err error) {
+	limit := s.opts.MaxSize
+	if s.sealer != nil {
+		limit += sealOverhead
+	}
+	if len(data) > limit {
+		return nil, false, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
+	}
+	if s.sealer == nil {
+		return data, false, nil
+	}
+	if plain, old, err = s.sealer.open(key, data); err != nil {
+		return nil, false, opErr(op, &CorruptError{ID: id, Err: err})
+	}
+	return plain, old, nil
+}
+
+// decodePlain is decodeStored after unseal.
+//
+// Finding the members T does not declare costs a second pass over data, so
+// it is made only when they have somewhere to go: with keep (the caller
+// writes the session back, as Update does), into T's Extra, or into the
+// write that brings a stale session up to date. A Get of a T without an
+// Extra skips it.
+func (s *Store[T]) decodePlain(op, id string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
 	var newer []byte // the version member of a session stored by a newer program
 	if s.opts.Version > 0 {
 		ver, err := s.versionOf(data)
@@ -126,7 +157,7 @@ return 1
 // (or migrated it first), its write stands. A failure is not reported: the
 // read succeeded, and the next one migrates again.
 func (s *Store[T]) upgrade(ctx context.Context, key string, old []byte, v T, unknown []byte) {
-	data, err := s.encode("upgrade", v, unknown)
+	data, err := s.encode("upgrade", key, v, unknown)
 	if err != nil {
 		return
 	}
