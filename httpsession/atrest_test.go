@@ -1,0 +1,113 @@
+package httpsession_test
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/httpsession"
+)
+
+// With EncryptionKeys and IDHashKey, a whole flow of the middleware
+// (an anonymous session, a login that regenerates the id, a renewal of the
+// id and a request with the old one, a second device, a logout) leaves no
+// session id in any Redis key, value or index entry, and no session data
+// in clear.
+func TestSessionsAtRestLeaveNoIDInRedis(t *testing.T) {
+	e := newLifeEnv(t, httpsession.Options{RenewAfter: 15 * time.Minute, IdleTimeout: time.Hour}, typedstore.Options[lsess]{
+		EncryptionKeys: [][]byte{bytes.Repeat([]byte{1}, 32)},
+		IDHashKey:      bytes.Repeat([]byte{2}, 32),
+		Owner: func(v lsess) string {
+			if v.UserID == 0 {
+				return ""
+			}
+			return strconv.FormatInt(v.UserID, 10)
+		},
+	})
+	var ids []string
+	seen := func(b *browser) string {
+		t.Helper()
+		id := b.id()
+		if id == "" {
+			t.Fatal("no session cookie")
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+		return id
+	}
+	phone := e.browser()
+	if res := phone.get("/incr"); !strings.Contains(res.body, "counter=1") {
+		t.Fatalf("/incr = %q", res.body)
+	}
+	anonymous := seen(phone)
+	phone.get("/login")
+	old := seen(phone)
+	if old == anonymous {
+		t.Fatal("login kept the anonymous id")
+	}
+	phone.get("/incr")
+	e.advance(16 * time.Minute)
+	phone.get("/get")
+	renewed := seen(phone)
+	if renewed == old {
+		t.Fatal("the id was not renewed")
+	}
+	tab := e.browser()
+	tab.cookies[httpsession.DefaultName] = jarCookie{c: signedCookie(old, secret)}
+	if res := tab.get("/incr"); !strings.Contains(res.body, "user=42 counter=3") || tab.id() != renewed {
+		t.Fatalf("the old id within the grace period = %q, renewed id %v; want the renewed session", res.body, tab.id() == renewed)
+	}
+	laptop := e.browser()
+	laptop.get("/login")
+	seen(laptop)
+	forwards, indexes, sessions := 0, 0, 0
+	for _, k := range e.mr.Keys() {
+		var values []string
+		switch typ := e.mr.Type(k); typ {
+		case "string":
+			v, _ := e.mr.Get(k)
+			values = []string{v}
+		case "zset":
+			values, _ = e.mr.ZMembers(k)
+			indexes++
+		default:
+			t.Errorf("key %q holds a %s", k, typ)
+		}
+		switch {
+		case strings.HasPrefix(k, "renewed:"):
+			forwards++
+		case strings.HasPrefix(k, typedstore.DefaultPrefix):
+			sessions++
+		}
+		for _, id := range ids {
+			if strings.Contains(k, id) {
+				t.Errorf("key %q holds a session id", k)
+			}
+			for _, v := range values {
+				if strings.Contains(v, id) {
+					t.Errorf("the value of %q holds a session id", k)
+				}
+			}
+		}
+		for _, v := range values {
+			if strings.Contains(v, "counter") || strings.Contains(v, "lifetime") {
+				t.Errorf("the value of %q holds session data in clear: %q", k, v)
+			}
+		}
+	}
+	if forwards != 1 || indexes != 1 || sessions != 2 {
+		t.Errorf("found %d renewed ids, %d owner indexes and %d sessions; want 1, 1 and 2", forwards, indexes, sessions)
+	}
+	phone.get("/logout")
+	if v, err := e.store.Get(t.Context(), renewed); err == nil {
+		t.Errorf("the phone's session outlived its logout: %+v", v)
+	}
+	if n, err := e.store.CountOwned(t.Context(), "42"); err != nil || n != 1 {
+		t.Errorf("user 42 has %d sessions, %v; want the laptop's", n, err)
+	}
+}
