@@ -39,7 +39,7 @@ func (s *Store[T]) forward(ctx context.Context, from, to string, ttl time.Durati
 	}
 	var value any = to
 	if s.hasher != nil { // the new id would stand in clear beside the hashes
-		value = s.hasher.sealID(key, to)
+		value = s.hasher.SealID(key, to)
 	}
 	set := redis.NewBoolCmd(ctx, "set", key, value, "nx", "px", ceilMillis(ttl).Milliseconds())
 	if err := s.do(ctx, set); err != nil && !errors.Is(err, redis.Nil) {
@@ -72,7 +72,7 @@ func (s *Store[T]) forwarded(ctx context.Context, from string) (string, error) {
 	}
 	to := string(b)
 	if s.hasher != nil {
-		to = s.hasher.openID(key, b) // "" for a value that does not open
+		to = s.hasher.OpenID(key, b) // "" for a value that does not open
 	}
 	if to != "" && len(to) <= MaxIDLen {
 		return to, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/typedstore/typedstore/internal/atrest"
 	"github.com/typedstore/typedstore/internal/glob"
 	"github.com/typedstore/typedstore/internal/horizon"
 	"github.com/typedstore/typedstore/internal/jsonfields"
@@ -57,10 +58,10 @@ type Store[T any] struct {
 	hooks *Hooks
 	// sealer seals the stored values under Options.EncryptionKeys; nil
 	// without them.
-	sealer *sealer
+	sealer *atrest.Sealer
 	// hasher names keys by a keyed hash of their ids, under
 	// Options.IDHashKey; nil without it: keys hold the ids.
-	hasher *idHasher
+	hasher *atrest.Hasher
 }
 
 // New returns a Store on client. It validates opts and fills in the
@@ -84,8 +85,8 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 		multiKey: isSingleServer(client),
 	}
 	s.match = glob.Escape(s.opts.Prefix) + "*"
-	s.sealer = newSealer(s.opts.EncryptionKeys, s.opts.CompressAbove, s.opts.MaxSize)
-	s.hasher = newIDHasher(s.opts.IDHashKey)
+	s.sealer = atrest.NewSealer(s.opts.EncryptionKeys, s.opts.CompressAbove, s.opts.MaxSize)
+	s.hasher = atrest.NewHasher(s.opts.IDHashKey)
 	s.fields, s.carrier = fidelityOf(s.opts.Codec)
 	if s.opts.Version > 0 {
 		switch {
@@ -518,7 +519,7 @@ func (s *Store[T]) name(id string) string {
 	if s.hasher == nil {
 		return id
 	}
-	return s.hasher.name(id)
+	return s.hasher.Name(id)
 }
 
 // nameOf returns the name in key, a key of the store's sessions.
@@ -563,7 +564,7 @@ func (s *Store[T]) encode(op, key string, v T, unknown []byte) ([]byte, error) {
 		return nil, opErr(op, fmt.Errorf("%w: the session encodes to %d bytes, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize))
 	}
 	if s.sealer != nil {
-		data = s.sealer.seal(key, data)
+		data = s.sealer.Seal(key, data)
 	}
 	return data, nil
 }

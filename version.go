@@ -30,28 +30,6 @@ func (s *Store[T]) decodeStored(op, id, key string, data []byte, keep bool) (v T
 	return v, unknown, stale || old, err
 }
 
-// unseal returns the plaintext of data, the stored value of id under key,
-// read by op, and whether it was sealed under a key other than the first of
-// Options.EncryptionKeys; without them, data itself. It fails with an error
-// wrapping a *CorruptError for a value longer than MaxSize allows or one
-// that does not open.
-func (s *Store[T]) unseal(op, id, key string, data []byte) (plain []byte, old bool, err error) {
-	limit := s.opts.MaxSize
-	if s.sealer != nil {
-		limit += sealOverhead
-	}
-	if len(data) > limit {
-		return nil, false, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
-	}
-	if s.sealer == nil {
-		return data, false, nil
-	}
-	if plain, old, err = s.sealer.open(key, data); err != nil {
-		return nil, false, opErr(op, &CorruptError{ID: id, Err: err})
-	}
-	return plain, old, nil
-}
-
 // decodePlain is decodeStored after unseal.
 //
 // Finding the members T does not declare costs a second pass over data, so
