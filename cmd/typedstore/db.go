@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/internal/atrest"
 	"github.com/typedstore/typedstore/internal/glob"
 	"github.com/typedstore/typedstore/internal/nodes"
 )
@@ -31,6 +32,13 @@ type db struct {
 	host   string // where, for messages: the URL's host, no credentials
 	// ownerPath is -owner-path, split; nil without it.
 	ownerPath []string
+	// keys are -keys-file's, and sealer opens the values under them; nil
+	// without it.
+	keys   [][]byte
+	sealer *atrest.Sealer
+	// hasher turns the ids given as arguments into names under
+	// -id-hash-key-file; nil without it.
+	hasher *atrest.Hasher
 }
 
 func open(g *global) (*db, error) {
@@ -40,6 +48,27 @@ func open(g *global) (*db, error) {
 		ScanCount:   g.batch,
 		MaxSize:     maxValue,
 		Codec:       rawJSON{},
+	}
+	var sealer *atrest.Sealer
+	var keys [][]byte
+	if g.keysFile != "" {
+		var err error
+		if keys, err = readKeys("keys-file", g.keysFile, typedstore.EncryptionKeySize); err != nil {
+			return nil, err
+		}
+		opts.EncryptionKeys = keys
+		sealer = atrest.NewSealer(keys, 0, maxValue)
+	}
+	var hasher *atrest.Hasher
+	if g.idHashFile != "" {
+		keys, err := readKeys("id-hash-key-file", g.idHashFile, -typedstore.MinIDHashKeySize)
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) > 1 {
+			return nil, usagef("-id-hash-key-file: %s holds %d keys; an application has one IDHashKey", g.idHashFile, len(keys))
+		}
+		hasher = atrest.NewHasher(keys[0])
 	}
 	var path []string
 	if g.ownerPath != "" {
@@ -57,7 +86,36 @@ func open(g *global) (*db, error) {
 	if u, err := url.Parse(g.url); err == nil && u.Host != "" {
 		host = u.Host
 	}
-	return &db{g: g, store: s, client: s.Client(), match: glob.Escape(g.prefix) + "*", host: host, ownerPath: path}, nil
+	return &db{g: g, store: s, client: s.Client(), match: glob.Escape(g.prefix) + "*", host: host, ownerPath: path, keys: keys, sealer: sealer, hasher: hasher}, nil
+}
+
+// name returns the name of the key of the session id given as an
+// argument: its hash under -id-hash-key-file, id itself otherwise. The
+// tool's store takes names for ids, as ls and export show them.
+func (d *db) name(id string) string {
+	if d.hasher == nil {
+		return id
+	}
+	return d.hasher.Name(id)
+}
+
+// openError is the error of a record whose value does not open under
+// -keys-file.
+type openError struct{ err error }
+
+func (e openError) Error() string {
+	return "the value does not open under -keys-file: " + e.err.Error()
+}
+func (e openError) Unwrap() error { return e.err }
+
+// open returns the plaintext of the value of key under -keys-file, and its
+// value itself without it.
+func (d *db) open(key string, value []byte) ([]byte, error) {
+	if d.sealer == nil {
+		return value, nil
+	}
+	plain, _, err := d.sealer.Open(key, value)
+	return plain, err
 }
 
 func (d *db) close() { d.store.Close() }
@@ -74,9 +132,10 @@ func (rawJSON) Decode(b []byte, v *json.RawMessage) error {
 // record is one key found under the prefix.
 type record struct {
 	id    string
-	value []byte // nil when the walk did not read values
+	value []byte // nil when the walk did not read values; opened under -keys-file
+	size  int    // the size of the value in Redis
 	ttlMs int64  // the time to live as Redis reports it, in ms: -1 for none
-	err   error  // the key holds another type than a string
+	err   error  // the key holds another type than a string, or a value that does not open
 	node  string // the address of the master that holds it
 }
 
@@ -146,7 +205,10 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 					case err != nil:
 						return "", fmt.Errorf("get from %s: %w", addrs[i], err)
 					default:
-						r.value = b
+						r.size = len(b)
+						if r.value, err = d.open(k, b); err != nil {
+							r.err = openError{err}
+						}
 					}
 					if err := ttls[j].Err(); err != nil {
 						return "", fmt.Errorf("pttl on %s: %w", addrs[i], err)

@@ -96,7 +96,7 @@ Examples:
 				}
 			}
 			if other > 0 {
-				fmt.Fprintf(a.stderr, "typedstore: warning: %d keys under %s hold another type than a string: not exported\n", other, d.g.prefix)
+				fmt.Fprintf(a.stderr, "typedstore: warning: %d keys under %s hold another type than a string, or a value that does not open under -keys-file: not exported\n", other, d.g.prefix)
 			}
 			if unfit > 0 {
 				fmt.Fprintf(a.stderr, "typedstore: warning: %d keys under %s have an id that typedstore does not write (empty, longer than %d bytes, or not UTF-8): not exported\n", unfit, d.g.prefix, typedstore.MaxIDLen)

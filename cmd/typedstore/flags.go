@@ -25,6 +25,8 @@ type global struct {
 	batch       int
 	progress    string
 	every       time.Duration
+	keysFile    string
+	idHashFile  string
 }
 
 // maxBatch bounds -batch: a pipeline of that many keys' values is held in
@@ -43,6 +45,8 @@ func (g *global) define(fs *flag.FlagSet) {
 	fs.IntVar(&g.batch, "batch", 1000, "sessions per SCAN batch and per pipeline")
 	fs.StringVar(&g.progress, "progress", "auto", "progress `style`: auto (a bar on a terminal, lines elsewhere), bar, lines or none")
 	fs.DurationVar(&g.every, "progress-every", 2*time.Second, "`interval` between progress lines")
+	fs.StringVar(&g.keysFile, "keys-file", "", "`file` of the application's EncryptionKeys, one per line in hex or base64, the first first: values are opened with them, and written sealed under the first")
+	fs.StringVar(&g.idHashFile, "id-hash-key-file", "", "`file` holding the application's IDHashKey: the session ids given as arguments are hashed into the names of their keys")
 }
 
 // flags returns the command's flag set, writing its usage to w.

@@ -239,11 +239,12 @@ type importer struct {
 
 func newImporter(d *db, overwrite bool) (*importer, error) {
 	opts := typedstore.Options[importLine]{
-		Prefix:      d.g.prefix,
-		OwnerPrefix: d.g.ownerPrefix,
-		MaxSize:     maxValue,
-		Codec:       lineCodec{},
-		TTLFunc:     func(l importLine) time.Duration { return l.ttl },
+		Prefix:         d.g.prefix,
+		OwnerPrefix:    d.g.ownerPrefix,
+		MaxSize:        maxValue,
+		Codec:          lineCodec{},
+		TTLFunc:        func(l importLine) time.Duration { return l.ttl },
+		EncryptionKeys: d.keys,
 	}
 	if d.g.ownerPath != "" {
 		path := splitPath(d.g.ownerPath)

@@ -132,7 +132,7 @@ func (f *filter) parse(d *db, where listFlag, older string, larger sizeFlag) err
 }
 
 func (f *filter) match(d *db, r record, now time.Time) bool {
-	if f.largerThan >= 0 && int64(len(r.value)) <= f.largerThan {
+	if f.largerThan >= 0 && int64(r.size) <= f.largerThan {
 		return false
 	}
 	if f.owner != "" && d.owner(r.value) != f.owner {
@@ -208,13 +208,13 @@ type lsRow struct {
 
 func (l *lister) add(r record, owner string) {
 	if l.asJSON {
-		l.enc.Encode(lsRow{ID: r.id, TTL: r.ttlMs, Size: len(r.value), Owner: owner, IDBase64: rawID(r.id)})
+		l.enc.Encode(lsRow{ID: r.id, TTL: r.ttlMs, Size: r.size, Owner: owner, IDBase64: rawID(r.id)})
 		return
 	}
 	if l.owners {
-		fmt.Fprintf(l.tw, "%s\t%s\t%d\t%s\n", printable(r.id), humanTTL(r.ttl()), len(r.value), printable(owner))
+		fmt.Fprintf(l.tw, "%s\t%s\t%d\t%s\n", printable(r.id), humanTTL(r.ttl()), r.size, printable(owner))
 	} else {
-		fmt.Fprintf(l.tw, "%s\t%s\t%d\n", printable(r.id), humanTTL(r.ttl()), len(r.value))
+		fmt.Fprintf(l.tw, "%s\t%s\t%d\n", printable(r.id), humanTTL(r.ttl()), r.size)
 	}
 }
 

@@ -33,10 +33,15 @@ The application's own Options.Migrations in Go do the same at each
 session's next read; migrate is for doing it all at once, ahead of a
 deploy that drops the old shape.
 
+With -keys-file (see "typedstore help"), migrate also reseals under the
+first key every session sealed under another, in the same write; without
+-to, that is all it does: the last step of a rotation of keys.
+
 Examples:
 	typedstore migrate -to 2 -rename userId=user.id
 	typedstore migrate -to 2 -rename userId=user.id -set 'user.role="member"' -apply -yes
-	typedstore migrate -to 3 -delete legacyCart -version-key v`,
+	typedstore migrate -to 3 -delete legacyCart -version-key v
+	typedstore migrate -keys-file /run/secrets/session-keys -apply`,
 	setup: func(fs *flag.FlagSet) runFunc {
 		var (
 			to                   int
@@ -44,7 +49,7 @@ Examples:
 			sets, renames, drops listFlag
 			apply, yes           bool
 		)
-		fs.IntVar(&to, "to", 0, "the `version` to bring sessions to (required, 1 or more)")
+		fs.IntVar(&to, "to", 0, "the `version` to bring sessions to (1 or more; required without -keys-file)")
 		fs.StringVar(&key, "version-key", typedstore.DefaultVersionKey, "the top-level `member` that holds a session's version")
 		fs.Var(&sets, "set", "set `PATH=JSON` (repeatable)")
 		fs.Var(&renames, "rename", "rename `FROM=TO` (repeatable)")
@@ -55,8 +60,11 @@ Examples:
 			if len(args) > 0 {
 				return usagef("migrate takes no arguments (edits are flags)")
 			}
-			if to < 1 {
-				return usagef("migrate needs -to, the version to bring sessions to (1 or more)")
+			switch {
+			case to < 0 || (to == 0 && d.keys == nil):
+				return usagef("migrate needs -to, the version to bring sessions to (1 or more), or -keys-file, to reseal them under its first key")
+			case to == 0 && len(sets)+len(renames)+len(drops) > 0:
+				return usagef("edits need -to, the version they bring sessions to")
 			}
 			var edits []edit
 			for _, f := range []struct {
@@ -71,21 +79,28 @@ Examples:
 					edits = append(edits, e)
 				}
 			}
-			s, err := typedstore.New(d.client, typedstore.Options[anySession]{
-				Prefix:     d.g.prefix,
-				ScanCount:  d.g.batch,
-				MaxSize:    maxValue,
-				Version:    to,
-				VersionKey: key,
-				Migrations: map[int]func([]byte) ([]byte, error){
+			opts := typedstore.Options[anySession]{
+				Prefix:         d.g.prefix,
+				ScanCount:      d.g.batch,
+				MaxSize:        maxValue,
+				EncryptionKeys: d.keys,
+			}
+			if to > 0 {
+				opts.Version, opts.VersionKey = to, key
+				opts.Migrations = map[int]func([]byte) ([]byte, error){
 					to - 1: func(b []byte) ([]byte, error) { return applyEdits(b, edits) },
-				},
-			})
+				}
+			}
+			s, err := typedstore.New(d.client, opts)
 			if err != nil {
 				return usageError{err.Error()}
 			}
 			if apply {
-				if err := a.confirm(ctx, yes, fmt.Sprintf("migrate the sessions under %s on %s to version %d", d.g.prefix, d.host, to)); err != nil {
+				what := fmt.Sprintf("migrate the sessions under %s on %s to version %d", d.g.prefix, d.host, to)
+				if to == 0 {
+					what = fmt.Sprintf("reseal the sessions under %s on %s under the first key of -keys-file", d.g.prefix, d.host)
+				}
+				if err := a.confirm(ctx, yes, what); err != nil {
 					return err
 				}
 			}
@@ -95,7 +110,7 @@ Examples:
 				Progress: func(r typedstore.MigrateReport) { m.update(int64(r.Sessions), 0) },
 			})
 			m.finish()
-			printMigrate(a, r, to, apply)
+			printMigrate(a, r, to, apply, d.keys != nil)
 			if err != nil {
 				return fmt.Errorf("stopped after %d sessions: %w", r.Sessions, err)
 			}
@@ -111,14 +126,24 @@ Examples:
 // not declare, so the store keeps them all, and records the version.
 type anySession struct{ typedstore.Extra }
 
-func printMigrate(a *app, r typedstore.MigrateReport, to int, apply bool) {
+func printMigrate(a *app, r typedstore.MigrateReport, to int, apply, sealed bool) {
 	fmt.Fprintf(a.stdout, "sessions: %d\n", r.Sessions)
-	for _, v := range slices.Sorted(maps.Keys(r.Versions)) {
-		fmt.Fprintf(a.stdout, "  version %d: %d\n", v, r.Versions[v])
+	if to > 0 {
+		for _, v := range slices.Sorted(maps.Keys(r.Versions)) {
+			fmt.Fprintf(a.stdout, "  version %d: %d\n", v, r.Versions[v])
+		}
 	}
-	if apply {
+	if sealed {
+		fmt.Fprintf(a.stdout, "sealed under an older key: %d\n", r.OldKey)
+	}
+	switch {
+	case to == 0 && apply:
+		fmt.Fprintf(a.stdout, "resealed under the first key: %d\nchanged by another writer meanwhile (left as written): %d\n", r.Migrated, r.Changed)
+	case to == 0:
+		fmt.Fprintf(a.stdout, "would reseal under the first key: %d (dry run: -apply writes)\n", r.Migrated)
+	case apply:
 		fmt.Fprintf(a.stdout, "migrated to version %d: %d\nchanged by another writer meanwhile (left as written): %d\n", to, r.Migrated, r.Changed)
-	} else {
+	default:
 		fmt.Fprintf(a.stdout, "would migrate to version %d: %d (dry run: -apply writes)\n", to, r.Migrated)
 	}
 	fmt.Fprintf(a.stdout, "cannot be migrated: %d\n", r.Failed)

@@ -53,12 +53,15 @@ Examples:
 				}
 				indexed = n == 1
 			}
+			for i, id := range keep {
+				keep[i] = d.name(id)
+			}
 			if indexed {
 				return d.revokeIndexed(ctx, a, owner, keep, yes, dry)
 			}
 			kept := map[string]bool{}
-			for _, id := range keep {
-				kept[id] = true
+			for _, name := range keep {
+				kept[name] = true
 			}
 			if !scan {
 				fmt.Fprintf(a.stderr, "typedstore: warning: no owner index under %s: scanning every session under %s\n", d.ownerKey(""), d.g.prefix)

@@ -34,9 +34,9 @@ Examples:
 				if id == "" {
 					return usagef("an empty session id")
 				}
-				if !seen[id] {
-					seen[id] = true
-					unique = append(unique, id)
+				if name := d.name(id); !seen[name] {
+					seen[name] = true
+					unique = append(unique, name)
 				}
 			}
 			ids = unique

@@ -29,7 +29,7 @@ Examples:
 			if len(args) != 1 {
 				return usagef("show takes one session id")
 			}
-			key := d.g.prefix + args[0]
+			key := d.g.prefix + d.name(args[0])
 			var get *redis.StringCmd
 			var ttl *redis.Cmd
 			if _, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -46,7 +46,11 @@ Examples:
 				return fmt.Errorf("read the session: %w", err)
 			}
 			ms, _ := ttl.Int64()
-			r := record{id: args[0], value: value, ttlMs: ms}
+			size := len(value)
+			if value, err = d.open(key, value); err != nil {
+				return fmt.Errorf("the session does not open under -keys-file: %w", err)
+			}
+			r := record{id: d.name(args[0]), value: value, ttlMs: ms, size: size}
 			if asJSON {
 				line, err := exportLine(r)
 				if err != nil {
@@ -55,7 +59,7 @@ Examples:
 				_, err = a.stdout.Write(line)
 				return err
 			}
-			fmt.Fprintf(a.stdout, "ttl:  %s\nsize: %d bytes\n", humanTTL(r.ttl()), len(value))
+			fmt.Fprintf(a.stdout, "ttl:  %s\nsize: %d bytes\n", humanTTL(r.ttl()), r.size)
 			var out bytes.Buffer
 			if json.Indent(&out, value, "", "  ") != nil {
 				out.Reset()

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -83,7 +84,8 @@ type stats struct {
 	Sessions  int64            `json:"sessions"`
 	Bytes     int64            `json:"bytes"`
 	Largest   int64            `json:"largest"`
-	Other     int64            `json:"notStrings"` // keys under the prefix of another type
+	Other     int64            `json:"notStrings"`         // keys under the prefix of another type
+	Unopened  int64            `json:"unopened,omitempty"` // values that do not open under -keys-file
 	Size      []bucket         `json:"size"`
 	TTL       []bucket         `json:"ttl"`
 	Masters   map[string]int64 `json:"masters"`
@@ -121,11 +123,16 @@ func newStats(tracked int) *stats {
 }
 
 func (s *stats) add(r record, owner string, owners bool) {
-	if r.err != nil {
+	var oe openError
+	switch {
+	case errors.As(r.err, &oe):
+		s.Unopened++
+		return
+	case r.err != nil:
 		s.Other++
 		return
 	}
-	n := int64(len(r.value))
+	n := int64(r.size)
 	s.Sessions++
 	s.Bytes += n
 	s.Largest = max(s.Largest, n)
@@ -161,6 +168,9 @@ func (s *stats) print(w io.Writer, owners bool) error {
 		fmt.Fprintf(tw, "total size\t%s\t\n", humanBytes(s.Bytes))
 		fmt.Fprintf(tw, "mean size\t%s\t\n", humanBytes(s.Bytes/s.Sessions))
 		fmt.Fprintf(tw, "largest\t%s\t\n", humanBytes(s.Largest))
+	}
+	if s.Unopened > 0 {
+		fmt.Fprintf(tw, "values that do not open under -keys-file\t%d\t\n", s.Unopened)
 	}
 	if s.Other > 0 {
 		fmt.Fprintf(tw, "keys that are not strings\t%d\t\n", s.Other)

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typedstore/typedstore"
+)
+
+// writeFile writes lines to a file of the test's and returns its path.
+func writeFile(t *testing.T, name string, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// With -keys-file and -id-hash-key-file, the tool reads, exports, reseals,
+// deletes and imports the sessions of an application that stores them
+// sealed under hashed ids.
+func TestSessionsAtRest(t *testing.T) {
+	url, c := server(t)
+	ctx := context.Background()
+	k1, k2, hashKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 40)
+	appStore := func(keys ...[]byte) *typedstore.Store[owned] {
+		t.Helper()
+		s, err := typedstore.New(c, typedstore.Options[owned]{
+			TTL: time.Hour, EncryptionKeys: keys, IDHashKey: hashKey,
+			Owner: func(v owned) string { return v.Passport.User },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	app := appStore(k1)
+	owners := map[string]string{"alpha-id": "u1", "beta-id": "u1", "gamma-id": "u2", "delta-id": "u1"}
+	names := map[string]string{}
+	for id, owner := range owners {
+		var v owned
+		v.Passport.User = owner
+		if err := app.Set(ctx, id, v); err != nil {
+			t.Fatal(err)
+		}
+		mac := hmac.New(sha256.New, hashKey)
+		mac.Write([]byte(id))
+		names[id] = base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	}
+	keys1 := writeFile(t, "keys1", "# the application's keys, newest first", hex.EncodeToString(k1))
+	keys2 := writeFile(t, "keys2", base64.StdEncoding.EncodeToString(k2), "", hex.EncodeToString(k1))
+	hashFile := writeFile(t, "idhash", base64.RawURLEncoding.EncodeToString(hashKey))
+
+	var rows []lsRow
+	for _, line := range strings.Split(strings.TrimSpace(ok(t, url, "ls", "-json", "-keys-file", keys1, "-owner-path", "passport.user").stdout), "\n") {
+		var r lsRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("ls -json line %q: %v", line, err)
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) != 4 {
+		t.Fatalf("ls found %d sessions; want 4", len(rows))
+	}
+	for _, r := range rows {
+		id := ""
+		for i, n := range names {
+			if n == r.ID {
+				id = i
+			}
+		}
+		if id == "" || r.Owner != owners[id] || r.Size < 46 {
+			t.Errorf("ls row %+v: want a hash of an id, its owner, and the sealed size", r)
+		}
+	}
+
+	show := ok(t, url, "show", "-keys-file", keys1, "-id-hash-key-file", hashFile, "alpha-id").stdout
+	if !strings.Contains(show, `"user": "u1"`) {
+		t.Errorf("show of an id = %q; want its JSON", show)
+	}
+	if byName := ok(t, url, "show", "-keys-file", keys1, names["alpha-id"]).stdout; byName != show {
+		t.Errorf("show of the hash = %q; want what show of the id printed", byName)
+	}
+	fails(t, url, 1, "does not open under -keys-file", nil, "show", "-keys-file", writeFile(t, "other", hex.EncodeToString(k2)), names["alpha-id"])
+	stats := ok(t, url, "stats", "-keys-file", writeFile(t, "wrong", hex.EncodeToString(k2))).stdout
+	if !strings.Contains(stats, "values that do not open under -keys-file") {
+		t.Errorf("stats under a wrong key = %q; want the values that do not open counted", stats)
+	}
+
+	export := filepath.Join(t.TempDir(), "sessions.jsonl")
+	ok(t, url, "export", "-keys-file", keys1, "-o", export)
+	data, _ := os.ReadFile(export)
+	if !bytes.Contains(data, []byte(`"passport":{"user":"u2"}`)) || !bytes.Contains(data, []byte(names["gamma-id"])) || bytes.Contains(data, []byte("gamma-id")) {
+		t.Errorf("export = %s; want the sessions opened, under their hashes", data)
+	}
+
+	// Rotation: the new key first, then migrate reseals, and the old key
+	// can go.
+	dry := ok(t, url, "migrate", "-keys-file", keys2).stdout
+	if !strings.Contains(dry, "sealed under an older key: 4") || !strings.Contains(dry, "would reseal under the first key: 4") {
+		t.Errorf("migrate dry run = %q", dry)
+	}
+	applied := ok(t, url, "migrate", "-keys-file", keys2, "-apply", "-yes").stdout
+	if !strings.Contains(applied, "resealed under the first key: 4") {
+		t.Errorf("migrate -apply = %q", applied)
+	}
+	rotated := appStore(k2)
+	for id := range owners {
+		if v, err := rotated.Get(ctx, id); err != nil || v.Passport.User != owners[id] {
+			t.Errorf("Get(%s) under the new key alone = %+v, %v", id, v, err)
+		}
+	}
+	fails(t, url, 2, "migrate needs -to", nil, "migrate")
+	fails(t, url, 2, "edits need -to", nil, "migrate", "-keys-file", keys2, "-delete", "passport")
+
+	if got := ok(t, url, "rm", "-id-hash-key-file", hashFile, "-yes", "alpha-id", "no-such-id").stdout; !strings.Contains(got, "deleted 1 sessions") {
+		t.Errorf("rm of an id = %q", got)
+	}
+	if got := ok(t, url, "revoke", "-keys-file", keys2, "-id-hash-key-file", hashFile, "-owner-path", "passport.user", "-owner", "u1", "-keep", "beta-id", "-yes").stdout; !strings.Contains(got, "deleted 1") {
+		t.Errorf("revoke keeping beta = %q", got)
+	}
+	ids, err := collect(rotated)
+	if err != nil || !slices.Equal(ids, sortedOf(names["beta-id"], names["gamma-id"])) {
+		t.Errorf("sessions left = %q, %v; want beta's and gamma's", ids, err)
+	}
+
+	// Import seals under the first key, keeping the names.
+	if err := rotated.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, url, "import", "-keys-file", keys2, export)
+	for id := range owners {
+		if v, err := rotated.Get(ctx, id); err != nil || v.Passport.User != owners[id] {
+			t.Errorf("Get(%s) after the import = %+v, %v", id, v, err)
+		}
+	}
+}
+
+func collect(s *typedstore.Store[owned]) ([]string, error) {
+	seq, errf := s.IDs(context.Background())
+	return slices.Sorted(seq), errf()
+}
+
+func sortedOf(s ...string) []string { slices.Sort(s); return s }
+
+// Key files that do not hold keys of the right size are usage errors that
+// name the line, never its content.
+func TestKeyFilesAreChecked(t *testing.T) {
+	url, _ := server(t)
+	short := hex.EncodeToString(bytes.Repeat([]byte{7}, 16))
+	for _, tc := range []struct {
+		flag, content, want string
+	}{
+		{"-keys-file", short, "the key on line 1 of"},
+		{"-keys-file", "not a key at all!", "line 1 of"},
+		{"-keys-file", "# only a comment", "holds no key"},
+		{"-id-hash-key-file", short, "want at least 32"},
+		{"-id-hash-key-file", hex.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n" + hex.EncodeToString(bytes.Repeat([]byte{8}, 32)), "an application has one IDHashKey"},
+	} {
+		path := writeFile(t, "keys", tc.content)
+		fails(t, url, 2, tc.want, []string{short, "not a key at all"}, "count", tc.flag, path)
+	}
+	fails(t, url, 2, "-keys-file", nil, "count", "-keys-file", filepath.Join(t.TempDir(), "missing"))
+}

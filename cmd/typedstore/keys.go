@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+
+	"github.com/typedstore/typedstore"
+)
+
+// readKeys reads the keys in the file at path, one per line, in hex or in
+// base64 (standard or URL-safe, padded or not); blank lines and lines that
+// begin with # are skipped. Every key must be size bytes long, or, with
+// size < 0, at least -size bytes. Its errors name lines, never their
+// content: a key is a secret.
+func readKeys(flagName, path string, size int) ([][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("-%s: %v", flagName, err)}
+	}
+	var keys [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		key, ok := decodeKey(string(line))
+		switch {
+		case !ok:
+			return nil, usageError{fmt.Sprintf("-%s: line %d of %s is not a key in hex or base64", flagName, n, path)}
+		case size > 0 && len(key) != size:
+			return nil, usageError{fmt.Sprintf("-%s: the key on line %d of %s is %d bytes long; want %d", flagName, n, path, len(key), size)}
+		case size < 0 && len(key) < -size:
+			return nil, usageError{fmt.Sprintf("-%s: the key on line %d of %s is %d bytes long; want at least %d", flagName, n, path, len(key), -size)}
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, usageError{fmt.Sprintf("-%s: %s holds no key", flagName, path)}
+	}
+	return keys, nil
+}
+
+// decodeKey decodes a key written in hex or base64.
+func decodeKey(s string) ([]byte, bool) {
+	if len(s) == 2*typedstore.EncryptionKeySize {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b, true
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, true
+		}
+	}
+	return nil, false
+}
