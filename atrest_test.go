@@ -445,6 +445,27 @@ func TestHashedIDs(t *testing.T) {
 		t.Errorf("Get after a delete by hash = %v; want ErrNotFound", err)
 	}
 
+	// NameOf finds a session among those OwnedBy yields; DeleteByName
+	// deletes what an iteration found.
+	if got, want := s.NameOf("laptop-id"), hashedName(hashKey, "laptop-id"); got != want {
+		t.Errorf("NameOf = %q; want %q", got, want)
+	}
+	if got := byName.NameOf("laptop-id"); got != "laptop-id" {
+		t.Errorf("NameOf without IDHashKey = %q; want the id", got)
+	}
+	if err := s.DeleteByName(ctx, s.NameOf("laptop-id")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "laptop-id"); !errors.Is(err, typedstore.ErrNotFound) {
+		t.Errorf("Get after DeleteByName = %v; want ErrNotFound", err)
+	}
+	if err := s.DeleteByName(ctx, ""); !errors.Is(err, typedstore.ErrInvalidID) {
+		t.Errorf("DeleteByName of an empty name = %v; want ErrInvalidID", err)
+	}
+	if err := s.Create(ctx, "laptop-id", expiring(42, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
 	// DeleteOwned keeps the sessions whose ids it is given.
 	if n, err := s.DeleteOwned(ctx, "42", "phone-id"); err != nil || n != 1 {
 		t.Errorf("DeleteOwned keeping the phone = %d, %v; want 1 deleted", n, err)

@@ -57,8 +57,8 @@ type MigrateReport struct {
 // did so far with the error; run it again to resume: what it migrated is
 // in the current version and only counted the second time. It never
 // applies [Options.OnDecodeError]: failures are reported, and left as they
-// are. Without Version, every session counts as version 0 and none is
-// written.
+// are. Without Version, every session counts as version 0, and only
+// those sealed under an older key are written.
 func (s *Store[T]) Migrate(ctx context.Context, opts MigrateOptions) (MigrateReport, error) {
 	ctx, p := s.observe(ctx, OpMigrate)
 	var res Result

@@ -225,9 +225,10 @@ type Options[T any] struct {
 	// the base64url HMAC-SHA-256, keyed with IDHashKey, of its id, so that
 	// whoever reads Redis learns no usable id and cannot confirm a guessed
 	// one without the key. Every operation hashes the ids it is given;
-	// IDs, All, OwnedBy and Watch yield the hashes, which are the names of
-	// the keys and not ids: give them to a store with the same options
-	// but no IDHashKey to read or delete those sessions by name. It must
+	// IDs, All and OwnedBy yield the hashes, which are the names of the
+	// keys and not ids: NameOf gives the name of an id, DeleteByName
+	// deletes by name, and a store with the same options but no IDHashKey
+	// reads by name. It must
 	// be at least MinIDHashKeySize (32) random bytes, the same for every
 	// program sharing the sessions; changing it loses every session. An
 	// Express app finds none of the sessions. Default nil: keys hold the

@@ -455,12 +455,42 @@ func (s *Store[T]) Delete(ctx context.Context, ids ...string) error {
 	return err
 }
 
+// DeleteByName removes the sessions stored under names, as [Store.Delete]
+// removes those of ids: a name is what [Store.IDs], [Store.All] and
+// [Store.OwnedBy] yield, and what [Store.NameOf] returns for an id. It is
+// Delete itself unless [Options.IDHashKey] is set; then it deletes the
+// sessions that an iteration found, whose ids the store does not know.
+func (s *Store[T]) DeleteByName(ctx context.Context, names ...string) error {
+	ctx, p := s.observe(ctx, OpDelete)
+	n, err := s.deleteKeys(ctx, p, names, true)
+	p.end(ctx, Result{Err: err, Sessions: n})
+	return err
+}
+
+// NameOf returns the name of the key of the session id, after the prefix:
+// what the iterations yield for it. It is id itself unless
+// [Options.IDHashKey] is set; then it is id's keyed hash, which lets a
+// program find a session of its own (the request's, say) among those that
+// OwnedBy yields.
+func (s *Store[T]) NameOf(id string) string { return s.name(id) }
+
 // delete is Delete, under p; it returns how many sessions it deleted.
 func (s *Store[T]) delete(ctx context.Context, p probe, ids []string) (int, error) {
+	return s.deleteKeys(ctx, p, ids, false)
+}
+
+// deleteKeys is delete of ids, or with named of names.
+func (s *Store[T]) deleteKeys(ctx context.Context, p probe, ids []string, named bool) (int, error) {
 	const op = "delete"
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		k, err := s.key(op, id)
+		var k string
+		var err error
+		if named {
+			k, err = s.opts.Prefix+id, checkID(op, id)
+		} else {
+			k, err = s.key(op, id)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -504,13 +534,22 @@ func (s *Store[T]) begin(ctx context.Context, op, id string) (string, error) {
 
 // key returns the Redis key of id, or an error of op wrapping ErrInvalidID.
 func (s *Store[T]) key(op, id string) (string, error) {
-	if id == "" {
-		return "", opErr(op, fmt.Errorf("%w: empty", ErrInvalidID))
-	}
-	if len(id) > MaxIDLen {
-		return "", opErr(op, fmt.Errorf("%w: %d bytes, longer than %d", ErrInvalidID, len(id), MaxIDLen))
+	if err := checkID(op, id); err != nil {
+		return "", err
 	}
 	return s.opts.Prefix + s.name(id), nil
+}
+
+// checkID returns an error of op wrapping ErrInvalidID for an id (or a
+// name) that is empty or longer than MaxIDLen.
+func checkID(op, id string) error {
+	switch {
+	case id == "":
+		return opErr(op, fmt.Errorf("%w: empty", ErrInvalidID))
+	case len(id) > MaxIDLen:
+		return opErr(op, fmt.Errorf("%w: %d bytes, longer than %d", ErrInvalidID, len(id), MaxIDLen))
+	}
+	return nil
 }
 
 // name returns the name of id's key, after the prefix: id itself, or

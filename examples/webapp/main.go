@@ -405,9 +405,10 @@ func (s *site) devices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seq, errf := s.store.OwnedBy(r.Context(), sess.Data.Name)
+	this := s.store.NameOf(sess.ID()) // what OwnedBy yields for it
 	var list []deviceView
-	for id, v := range seq {
-		if id != sess.ID() {
+	for name, v := range seq {
+		if name != this {
 			list = append(list, deviceView{Device: v.Device})
 		}
 	}
@@ -450,9 +451,10 @@ func (s *site) logoutDevice(w http.ResponseWriter, r *http.Request) {
 	var target string
 	if handle != "" {
 		seq, errf := s.store.OwnedBy(r.Context(), sess.Data.Name)
-		for id, v := range seq {
-			if id != sess.ID() && v.Device.Handle == handle {
-				target = id
+		this := s.store.NameOf(sess.ID())
+		for name, v := range seq {
+			if name != this && v.Device.Handle == handle {
+				target = name
 				break
 			}
 		}
@@ -465,7 +467,7 @@ func (s *site) logoutDevice(w http.ResponseWriter, r *http.Request) {
 	if target != "" {
 		// A request of that device that loaded its session before this
 		// cannot save it back: httpsession writes it with SET XX.
-		if err := s.store.Delete(r.Context(), target); err != nil {
+		if err := s.store.DeleteByName(r.Context(), target); err != nil {
 			unavailable(w, "log out device", err)
 			return
 		}
