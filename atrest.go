@@ -40,7 +40,8 @@ func checkAtRest(keys [][]byte, compressAbove int, idHashKey []byte) error {
 
 // unseal returns the plaintext of data, the stored value of id under key,
 // read by op, and whether it was sealed under a key other than the first of
-// Options.EncryptionKeys; without them, data itself. It fails with an error
+// Options.EncryptionKeys (or, under AcceptPlaintext, not sealed); without
+// them, data itself. It fails with an error
 // wrapping a *CorruptError for a value longer than MaxSize allows or one
 // that does not open.
 func (s *Store[T]) unseal(op, id, key string, data []byte) (plain []byte, old bool, err error) {
@@ -53,6 +54,9 @@ func (s *Store[T]) unseal(op, id, key string, data []byte) (plain []byte, old bo
 	}
 	if s.sealer == nil {
 		return data, false, nil
+	}
+	if s.opts.AcceptPlaintext && !atrest.IsSealed(data) {
+		return data, true, nil
 	}
 	if plain, old, err = s.sealer.Open(key, data); err != nil {
 		if errors.Is(err, atrest.ErrTooLarge) {

@@ -662,3 +662,46 @@ func TestAtRestMachine(t *testing.T) {
 		t.Repeat(rapid.StateMachineActions(m))
 	})
 }
+
+// AcceptPlaintext switches a deployment to encryption without logging its
+// users out: the values stored in clear are read, and sealed on their
+// first read or by Migrate, after which the option can go.
+func TestAcceptPlaintext(t *testing.T) {
+	ctx := context.Background()
+	mr, client, plain := newMini(t, typedstore.Options[session]{})
+	for i, id := range []string{"read", "migrated", "also-migrated"} {
+		if err := plain.Set(ctx, id, expiring(int64(i+1), time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	switching, err := typedstore.New(client, typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(1)}, AcceptPlaintext: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := switching.Get(ctx, "read"); err != nil || v.UserID != 1 {
+		t.Fatalf("Get of a plaintext session = %+v, %v; want it", v, err)
+	}
+	if data, _ := mr.Get("sess:read"); !strings.HasPrefix(data, "\xa5") {
+		t.Errorf("the plaintext session read is still stored %q; want it sealed", data)
+	}
+	r, err := switching.Migrate(ctx, typedstore.MigrateOptions{})
+	if err != nil || r.Sessions != 3 || r.OldKey != 2 || r.Migrated != 2 {
+		t.Fatalf("Migrate = %+v, %v; want the 2 plaintext sessions left sealed", r, err)
+	}
+	sealed, err := typedstore.New(client, typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, err := collectAll(t, sealed); err != nil || len(all) != 3 || all["also-migrated"].UserID != 3 {
+		t.Errorf("All without AcceptPlaintext = %v, %v; want the 3 sessions", all, err)
+	}
+	// A value that begins as a sealed one is opened, and fails as one.
+	mr.Set("sess:forged", "\xa5"+`{"userId":666}`)
+	var ce *typedstore.CorruptError
+	if _, err := switching.Get(ctx, "forged"); !errors.As(err, &ce) {
+		t.Errorf("Get of a broken sealed value under AcceptPlaintext = %v; want a *CorruptError", err)
+	}
+	if _, err := typedstore.New(client, typedstore.Options[session]{AcceptPlaintext: true}); err == nil || !strings.Contains(err.Error(), "AcceptPlaintext needs EncryptionKeys") {
+		t.Errorf("New with AcceptPlaintext alone = %v; want an error", err)
+	}
+}

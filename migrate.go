@@ -23,7 +23,8 @@ type MigrateReport struct {
 	// with (0: no version member).
 	Versions map[int]int
 	// OldKey counts the sessions read that were sealed under one of
-	// Options.EncryptionKeys other than the first.
+	// Options.EncryptionKeys other than the first, or, under
+	// Options.AcceptPlaintext, not sealed at all.
 	OldKey int
 	// Migrated is the number of sessions written back in the current shape
 	// and under the first of Options.EncryptionKeys (in a dry run, that

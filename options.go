@@ -212,6 +212,17 @@ type Options[T any] struct {
 	// encodes them.
 	EncryptionKeys [][]byte
 
+	// AcceptPlaintext lets a store with EncryptionKeys read the values
+	// stored without them (any value that does not begin as a sealed value
+	// does), and write each back sealed, as it does a value sealed under an
+	// older key: on its first read by Get or GetAndExtend, and by Migrate.
+	// It is for switching a deployment's sessions to encryption without
+	// logging their users out; while it is set, whoever can write to Redis
+	// can forge a session, so remove it once Migrate has run. It requires
+	// EncryptionKeys. Default false: a value that is not sealed is a
+	// *CorruptError.
+	AcceptPlaintext bool
+
 	// CompressAbove, when positive, deflates (compress/flate, BestSpeed)
 	// every encoded session longer than CompressAbove bytes before it is
 	// sealed, and keeps the result if it is shorter; a session at or below
@@ -264,6 +275,9 @@ func (o *Options[T]) validate() error {
 	}
 	if err := checkAtRest(o.EncryptionKeys, o.CompressAbove, o.IDHashKey); err != nil {
 		return err
+	}
+	if o.AcceptPlaintext && o.EncryptionKeys == nil {
+		return errors.New("AcceptPlaintext needs EncryptionKeys, which seal what it reads in clear")
 	}
 	for _, c := range []byte(o.VersionKey) {
 		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {

@@ -109,7 +109,7 @@ func TestSessionsAtRest(t *testing.T) {
 	// Rotation: the new key first, then migrate reseals, and the old key
 	// can go.
 	dry := ok(t, url, "migrate", "-keys-file", keys2).stdout
-	if !strings.Contains(dry, "sealed under an older key: 4") || !strings.Contains(dry, "would reseal under the first key: 4") {
+	if !strings.Contains(dry, "sealed under an older key, or in clear: 4") || !strings.Contains(dry, "would reseal under the first key: 4") {
 		t.Errorf("migrate dry run = %q", dry)
 	}
 	applied := ok(t, url, "migrate", "-keys-file", keys2, "-apply", "-yes").stdout
@@ -173,4 +173,28 @@ func TestKeyFilesAreChecked(t *testing.T) {
 		fails(t, url, 2, tc.want, []string{short, "not a key at all"}, "count", tc.flag, path)
 	}
 	fails(t, url, 2, "-keys-file", nil, "count", "-keys-file", filepath.Join(t.TempDir(), "missing"))
+}
+
+// migrate -accept-plaintext seals the sessions of an application that
+// switches to encryption.
+func TestMigrateSealsPlaintext(t *testing.T) {
+	url, c := server(t)
+	ctx := context.Background()
+	seed(t, c, "sess:", 20, 2, time.Hour)
+	keys := writeFile(t, "keys", hex.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	fails(t, url, 2, "-accept-plaintext needs -keys-file", nil, "migrate", "-accept-plaintext")
+	r := cli(t, url, "", "migrate", "-keys-file", keys, "-apply", "-yes")
+	if r.code != 1 || !strings.Contains(r.stdout, "cannot be migrated: 20") {
+		t.Errorf("migrate without -accept-plaintext: exit %d\n%s", r.code, r.stdout)
+	}
+	if got := ok(t, url, "migrate", "-keys-file", keys, "-accept-plaintext", "-apply", "-yes").stdout; !strings.Contains(got, "resealed under the first key: 20") {
+		t.Errorf("migrate -accept-plaintext = %q", got)
+	}
+	s, err := typedstore.New(c, typedstore.Options[owned]{EncryptionKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get(ctx, "id0000007"); err != nil || v.Passport.User != "u1" {
+		t.Errorf("Get of a session sealed by migrate = %+v, %v", v, err)
+	}
 }

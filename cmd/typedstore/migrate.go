@@ -34,8 +34,10 @@ session's next read; migrate is for doing it all at once, ahead of a
 deploy that drops the old shape.
 
 With -keys-file (see "typedstore help"), migrate also reseals under the
-first key every session sealed under another, in the same write; without
--to, that is all it does: the last step of a rotation of keys.
+first key every session sealed under another, in the same write (with
+-accept-plaintext, every session stored in clear too); without -to, that
+is all it does: the last step of a rotation of keys, or of a switch to
+encryption.
 
 Examples:
 	typedstore migrate -to 2 -rename userId=user.id
@@ -47,7 +49,7 @@ Examples:
 			to                   int
 			key                  string
 			sets, renames, drops listFlag
-			apply, yes           bool
+			apply, yes, plain    bool
 		)
 		fs.IntVar(&to, "to", 0, "the `version` to bring sessions to (1 or more; required without -keys-file)")
 		fs.StringVar(&key, "version-key", typedstore.DefaultVersionKey, "the top-level `member` that holds a session's version")
@@ -56,11 +58,14 @@ Examples:
 		fs.Var(&drops, "delete", "delete the member at `PATH` (repeatable)")
 		fs.BoolVar(&apply, "apply", false, "write; without it, migrate is a dry run")
 		fs.BoolVar(&yes, "yes", false, "with -apply: write without asking")
+		fs.BoolVar(&plain, "accept-plaintext", false, "with -keys-file: seal the values stored in clear too (Options.AcceptPlaintext)")
 		return func(ctx context.Context, a *app, d *db, args []string) error {
 			if len(args) > 0 {
 				return usagef("migrate takes no arguments (edits are flags)")
 			}
 			switch {
+			case plain && d.keys == nil:
+				return usagef("-accept-plaintext needs -keys-file, whose first key seals what it reads in clear")
 			case to < 0 || (to == 0 && d.keys == nil):
 				return usagef("migrate needs -to, the version to bring sessions to (1 or more), or -keys-file, to reseal them under its first key")
 			case to == 0 && len(sets)+len(renames)+len(drops) > 0:
@@ -80,10 +85,11 @@ Examples:
 				}
 			}
 			opts := typedstore.Options[anySession]{
-				Prefix:         d.g.prefix,
-				ScanCount:      d.g.batch,
-				MaxSize:        maxValue,
-				EncryptionKeys: d.keys,
+				Prefix:          d.g.prefix,
+				ScanCount:       d.g.batch,
+				MaxSize:         maxValue,
+				EncryptionKeys:  d.keys,
+				AcceptPlaintext: plain,
 			}
 			if to > 0 {
 				opts.Version, opts.VersionKey = to, key
@@ -134,7 +140,7 @@ func printMigrate(a *app, r typedstore.MigrateReport, to int, apply, sealed bool
 		}
 	}
 	if sealed {
-		fmt.Fprintf(a.stdout, "sealed under an older key: %d\n", r.OldKey)
+		fmt.Fprintf(a.stdout, "sealed under an older key, or in clear: %d\n", r.OldKey)
 	}
 	switch {
 	case to == 0 && apply:

@@ -102,6 +102,9 @@ func (s *Sealer) Seal(key string, plain []byte) []byte {
 	return k.aead.Seal(out, nonce, plain, associated(out[:headerSize], key))
 }
 
+// IsSealed reports whether data begins as a sealed value does.
+func IsSealed(data []byte) bool { return len(data) > 0 && data[0] == Format }
+
 // Open returns the plaintext of data, the sealed value stored under key,
 // and whether it was sealed under a key other than the first.
 func (s *Sealer) Open(key string, data []byte) (plain []byte, old bool, err error) {
