@@ -45,7 +45,7 @@ func BenchmarkAtRestCPU(b *testing.B) {
 		name string
 		v    benchFidelitySession
 	}{{"small", small}, {"large", large}} {
-		for _, c := range configs {
+		for _, c := range rotated(configs, &atRestCPURuns) {
 			s, err := New(client, c.opts)
 			if err != nil {
 				b.Fatal(err)
@@ -77,4 +77,15 @@ func BenchmarkAtRestCPU(b *testing.B) {
 			})
 		}
 	}
+}
+
+// atRestCPURuns counts the runs of BenchmarkAtRestCPU (see rotated).
+var atRestCPURuns int
+
+// rotated returns s rotated left by *runs, and counts the run: each
+// repetition of -count starts at another configuration.
+func rotated[S ~[]E, E any](s S, runs *int) S {
+	k := *runs % len(s)
+	*runs++
+	return append(append(S(nil), s[k:]...), s[:k]...)
 }

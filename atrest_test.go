@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -121,8 +122,12 @@ func TestSealedValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ce *typedstore.CorruptError
-		if _, err := other.Get(ctx, "id-1"); !errors.As(err, &ce) {
-			t.Errorf("%s: Get = %v; want a *CorruptError", name, err)
+		_, err = other.Get(ctx, "id-1")
+		if !errors.As(err, &ce) {
+			t.Fatalf("%s: Get = %v; want a *CorruptError", name, err)
+		}
+		if want := "a key the store does not have"; opts.EncryptionKeys != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: Get = %v; want it to say %q", name, err, want)
 		}
 	}
 	// Nor does the store read a value stored without encryption.
@@ -281,22 +286,28 @@ func TestCompressAbove(t *testing.T) {
 	ctx := context.Background()
 	const threshold = 200
 	mr, client, s := newMini(t, typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(1)}, CompressAbove: threshold})
-	small, large := expiring(1, time.Hour), expiring(2, time.Hour)
+	small, large, random := expiring(1, time.Hour), expiring(2, time.Hour), expiring(3, time.Hour)
 	large.Cart = slices.Repeat([]string{"a pound of apples"}, 500)
-	for id, v := range map[string]session{"small": small, "large": large} {
+	noise := make([]byte, 600)
+	rand.Read(noise)
+	random.Name = base64.StdEncoding.EncodeToString(noise) // longer than the threshold, and incompressible
+	for id, v := range map[string]session{"small": small, "large": large, "random": random} {
 		if err := s.Set(ctx, id, v); err != nil {
 			t.Fatal(err)
 		}
 		plain, _ := typedstore.JSONCodec[session]{}.Encode(v)
 		stored, _ := mr.Get("sess:" + id)
 		compressed := stored[1] == 1
-		if compressed != (len(plain) > threshold) {
-			t.Errorf("%s session of %d bytes: compressed %v; want %v", id, len(plain), compressed, !compressed)
+		if want := len(plain) > threshold && id != "random"; compressed != want {
+			t.Errorf("%s session of %d bytes: compressed %v; want %v", id, len(plain), compressed, want)
+		}
+		if !compressed && len(stored) != len(plain)+46 {
+			t.Errorf("%s session of %d bytes, not compressed, stored in %d; want 46 more", id, len(plain), len(stored))
 		}
 		if compressed && len(stored) > len(plain)/4 {
 			t.Errorf("%s session of %d bytes stored in %d; want far fewer", id, len(plain), len(stored))
 		}
-		if got, err := s.Get(ctx, id); err != nil || !slices.Equal(got.Cart, v.Cart) || got.UserID != v.UserID {
+		if got, err := s.Get(ctx, id); err != nil || !slices.Equal(got.Cart, v.Cart) || got.UserID != v.UserID || got.Name != v.Name {
 			t.Errorf("Get(%s) = %d items, %v; want %d", id, len(got.Cart), err, len(v.Cart))
 		}
 	}
@@ -363,7 +374,7 @@ func byUserID(v session) string {
 func TestHashedIDs(t *testing.T) {
 	ctx := context.Background()
 	hashKey := testKey(9)
-	opts := typedstore.Options[session]{IDHashKey: hashKey, Owner: byUserID}
+	opts := typedstore.Options[session]{IDHashKey: hashKey, EncryptionKeys: [][]byte{testKey(1)}, Owner: byUserID}
 	mr, client, s := newMini(t, opts)
 	ids := []string{"phone-id", "laptop-id", "tablet-id"}
 	for _, id := range ids {
@@ -426,12 +437,23 @@ func TestHashedIDs(t *testing.T) {
 		t.Errorf("OwnedBy = %q, %v; want the hashes %q", owned, err, names)
 	}
 
+	// Under another IDHashKey, or none, the sessions are not found by id.
+	for name, other := range map[string][]byte{"other IDHashKey": testKey(8), "no IDHashKey": nil} {
+		o, err := typedstore.New(client, typedstore.Options[session]{IDHashKey: other, EncryptionKeys: opts.EncryptionKeys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.Get(ctx, "phone-id"); !errors.Is(err, typedstore.ErrNotFound) {
+			t.Errorf("%s: Get = %v; want ErrNotFound", name, err)
+		}
+	}
+
 	// The hashes are no ids: the store does not find a session by its hash.
 	if _, err := s.Get(ctx, hashedName(hashKey, "phone-id")); !errors.Is(err, typedstore.ErrNotFound) {
 		t.Errorf("Get of a hash = %v; want ErrNotFound", err)
 	}
 	// A store without IDHashKey reads and deletes by hash.
-	byName, err := typedstore.New(client, typedstore.Options[session]{Owner: byUserID})
+	byName, err := typedstore.New(client, typedstore.Options[session]{EncryptionKeys: opts.EncryptionKeys, Owner: byUserID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,8 +559,10 @@ func FuzzSealedValue(f *testing.F) {
 
 // atRestMachine checks a store with EncryptionKeys (and, as drawn,
 // IDHashKey and CompressAbove) against a map model, through rotations of
-// its keys: Rotate puts a new key first, keeping the old ones; Migrate
-// reseals every session under the first key, and then drops the others.
+// its keys: Rotate puts a new random key first, keeping the old ones, so
+// that sessions stay sealed under any of them; Migrate reseals every
+// session under the first key, and then drops the others, which All would
+// find if a session were still sealed under one.
 type atRestMachine struct {
 	ctx    context.Context
 	mr     *miniredis.Miniredis
@@ -546,7 +570,6 @@ type atRestMachine struct {
 	opts   typedstore.Options[session]
 	s      *typedstore.Store[session]
 	model  map[string]session
-	keys   byte // keys made so far: testKey(1) … testKey(keys)
 }
 
 func (m *atRestMachine) rebuild(t *rapid.T) {
@@ -614,8 +637,13 @@ func (m *atRestMachine) Delete(t *rapid.T) {
 }
 
 func (m *atRestMachine) Rotate(t *rapid.T) {
-	m.keys++
-	m.opts.EncryptionKeys = append([][]byte{testKey(m.keys)}, m.opts.EncryptionKeys...)
+	key := rapid.SliceOfN(rapid.Byte(), typedstore.EncryptionKeySize, typedstore.EncryptionKeySize).Draw(t, "key")
+	for _, k := range m.opts.EncryptionKeys {
+		if bytes.Equal(k, key) {
+			t.Skip("a key the store has already")
+		}
+	}
+	m.opts.EncryptionKeys = append([][]byte{key}, m.opts.EncryptionKeys...)
 	m.rebuild(t)
 }
 
@@ -649,7 +677,7 @@ func TestAtRestMachine(t *testing.T) {
 		mr := miniredis.RunT(t)
 		client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		defer client.Close()
-		m := &atRestMachine{ctx: context.Background(), mr: mr, client: client, model: map[string]session{}, keys: 1}
+		m := &atRestMachine{ctx: context.Background(), mr: mr, client: client, model: map[string]session{}}
 		m.opts = typedstore.Options[session]{
 			EncryptionKeys: [][]byte{testKey(1)},
 			CompressAbove:  rapid.SampledFrom([]int{0, 1, 300}).Draw(t, "compressAbove"),
@@ -703,5 +731,23 @@ func TestAcceptPlaintext(t *testing.T) {
 	}
 	if _, err := typedstore.New(client, typedstore.Options[session]{AcceptPlaintext: true}); err == nil || !strings.Contains(err.Error(), "AcceptPlaintext needs EncryptionKeys") {
 		t.Errorf("New with AcceptPlaintext alone = %v; want an error", err)
+	}
+}
+
+// A value read earlier and written back under the same key opens: sealing
+// does not detect a replay, as the threat model says.
+func TestReplayedValueOpens(t *testing.T) {
+	ctx := context.Background()
+	mr, _, s := newMini(t, typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(1)}})
+	if err := s.Set(ctx, "id", expiring(1, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := mr.Get("sess:id")
+	if err := s.Set(ctx, "id", expiring(2, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	mr.Set("sess:id", old)
+	if v, err := s.Get(ctx, "id"); err != nil || v.UserID != 1 {
+		t.Errorf("Get of a replayed value = %+v, %v; want the older session", v, err)
 	}
 }

@@ -100,6 +100,17 @@
 // deadline only when the client's ContextTimeoutEnabled option is set (as
 // [Open] sets it); otherwise by its ReadTimeout and WriteTimeout.
 //
+// # Sessions at rest
+//
+// [Options.EncryptionKeys] seal every stored value with XAES-256-GCM,
+// bound to the session's key, under keys that rotate; [Options.IDHashKey]
+// stores each session under a keyed hash of its id, which the iterations
+// then yield (see [Store.NameOf] and [Store.DeleteByName]);
+// [Options.CompressAbove] deflates large sessions before they are sealed.
+// A Redis dump then shows neither the data nor a usable id. Each is
+// opt-in, since an Express app reads neither; docs/at-rest.md has the
+// threat model, the costs and the rotation procedure.
+//
 // # Deployments
 //
 // A Store works with anything that implements redis.UniversalClient: a

@@ -14,3 +14,6 @@ func (s *Store[T]) PipelineWrites() int {
 	}
 	return s.pipe.Limit()
 }
+
+// Rotated is rotated, for the benchmarks of package typedstore_test.
+func Rotated[S ~[]E, E any](s S, runs *int) S { return rotated(s, runs) }

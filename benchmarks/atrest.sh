@@ -27,26 +27,36 @@ function median(list,    n, a, i, j, t) {
 }
 /^BenchmarkAtRest/ {
 	name = $1; sub(/-[0-9]+$/, "", name)
+	rep = ++reps[name]
 	for (i = 3; i < NF; i++) {
-		if ($(i + 1) == "ns/op") ns[name] = ns[name] " " $i
+		if ($(i + 1) == "ns/op") { ns[name] = ns[name] " " $i; at[name, rep] = $i }
 		if ($(i + 1) == "allocs/op") allocs[name] = $i
 		if ($(i + 1) == "stored-B") stored[name] = $i
 	}
-	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
 END {
 	printf "| benchmark | size | option | op | median ns | × plain | allocs | stored bytes |\n"
 	printf "|---|---|---|---|---:|---:|---:|---:|\n"
+	split("BenchmarkAtRestCPU/ BenchmarkAtRest/redis/", benches, " ")
+	split("small large", sizes, " ")
+	split("plain sealed hashed sealed+hashed sealed+compressed", opts, " ")
+	split("Set Get", ops, " ")
+	n = 0
+	for (b = 1; b <= 2; b++) for (z = 1; z <= 2; z++) for (o = 1; o <= 5; o++) for (q = 1; q <= 2; q++) {
+		name = benches[b] sizes[z] "/" opts[o] "/" ops[q]
+		if (name in reps) order[++n] = name
+	}
 	for (k = 1; k <= n; k++) {
 		name = order[k]
 		split(name, p, "/")
 		bench = p[1] == "BenchmarkAtRestCPU" ? "CPU only" : "on redis-server"
 		off = p[1] == "BenchmarkAtRestCPU" ? 1 : 2
 		size = p[off + 1]; opt = p[off + 2]; op = p[off + 3]
-		at = index(name, "/" opt "/")
-		base = substr(name, 1, at) "plain" substr(name, at + length(opt) + 1)
-		m = median(ns[name]); mb = median(ns[base])
-		printf "| %s | %s | %s | %s | %.0f | %.2f | %s | %s |\n", bench, size, opt, op, m, m / mb, allocs[name], stored[name]
+		pos = index(name, "/" opt "/")
+		base = substr(name, 1, pos) "plain" substr(name, pos + length(opt) + 1)
+		ratios = ""
+		for (r = 1; r <= reps[name]; r++) ratios = ratios " " at[name, r] / at[base, r]
+		printf "| %s | %s | %s | %s | %.0f | %.2f | %s | %s |\n", bench, size, opt, op, median(ns[name]), median(ratios), allocs[name], stored[name] + 0
 	}
-	printf "\n%d repetitions; × plain is the ratio of medians to the same cell without the option.\n", count
+	printf "\n%d repetitions; × plain is the median, over the repetitions, of the ratio to the same cell without the options in that repetition.\n", count
 }' "$out"

@@ -93,6 +93,9 @@ func TestSessionsAtRest(t *testing.T) {
 	if byName := ok(t, url, "show", "-keys-file", keys1, names["alpha-id"]).stdout; byName != show {
 		t.Errorf("show of the hash = %q; want what show of the id printed", byName)
 	}
+	if sealed := ok(t, url, "show", names["alpha-id"]).stdout; !strings.Contains(sealed, "value: sealed (-keys-file opens it)") {
+		t.Errorf("show without -keys-file = %q; want it to say the value is sealed", sealed)
+	}
 	fails(t, url, 1, "does not open under -keys-file", nil, "show", "-keys-file", writeFile(t, "other", hex.EncodeToString(k2)), names["alpha-id"])
 	stats := ok(t, url, "stats", "-keys-file", writeFile(t, "wrong", hex.EncodeToString(k2))).stdout
 	if !strings.Contains(stats, "values that do not open under -keys-file") {

@@ -12,8 +12,9 @@ var rmCmd = &command{
 	name:    "rm",
 	args:    "ID...",
 	summary: "Delete sessions by id.",
-	help: `rm deletes the sessions under prefix+ID for each ID given (UNLINK), after
-asking on a terminal; elsewhere it needs -yes. It reports how many existed.
+	help: `rm deletes the sessions under prefix+ID for each ID given (UNLINK), or
+under prefix and the hash of ID with -id-hash-key-file, after asking on a
+terminal; elsewhere it needs -yes. It reports how many existed.
 -dry-run reports that and deletes nothing. The owners' indexes drop the
 entries of deleted sessions when next read.
 

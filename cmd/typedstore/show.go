@@ -9,15 +9,19 @@ import (
 
 	"github.com/goccy/go-json"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/typedstore/typedstore/internal/atrest"
 )
 
 var showCmd = &command{
 	name:    "show",
 	args:    "ID",
 	summary: "Print one session: its time to live and its JSON, indented.",
-	help: `show reads the session under prefix+ID (GET and PTTL in one round trip). A
-value that is not JSON is printed as it is. With -json it prints the line
-that export writes for it: {"id", "ttl", "value"}.
+	help: `show reads the session under prefix+ID, or prefix and the hash of ID under
+-id-hash-key-file (GET and PTTL in one round trip). A value that is not
+JSON is printed as it is, and a sealed one, without -keys-file, is said to
+be sealed. With -json it prints the line that export writes for it:
+{"id", "ttl", "value"}.
 
 Examples:
 	typedstore show 4f1c2e9a-6a42-4b4c-9d55-1f0e3b8a7c21
@@ -60,6 +64,10 @@ Examples:
 				return err
 			}
 			fmt.Fprintf(a.stdout, "ttl:  %s\nsize: %d bytes\n", humanTTL(r.ttl()), r.size)
+			if d.sealer == nil && atrest.IsSealed(value) {
+				_, err := fmt.Fprintln(a.stdout, "value: sealed (-keys-file opens it)")
+				return err
+			}
 			var out bytes.Buffer
 			if json.Indent(&out, value, "", "  ") != nil {
 				out.Reset()
