@@ -763,3 +763,29 @@ func TestReplayedValueOpens(t *testing.T) {
 		t.Errorf("Get of a replayed value = %+v, %v; want the older session", v, err)
 	}
 }
+
+// DecodeRepair of a value that does not open keeps nothing of it: the
+// repaired session is sealed with the members OnDecodeError gives, and
+// none that whoever wrote the unsealed value added.
+func TestRepairKeepsNothingUnsealed(t *testing.T) {
+	ctx := context.Background()
+	mr, _, s := newMini(t, typedstore.Options[session]{
+		EncryptionKeys: [][]byte{testKey(1)},
+		OnDecodeError: func(data []byte, err error) (session, typedstore.DecodeAction) {
+			return expiring(0, time.Hour), typedstore.DecodeRepair
+		},
+	})
+	mr.Set("sess:forged", `{"userId":1,"passport":{"user":"admin"}}`)
+	v, err := s.Get(ctx, "forged")
+	if err != nil || v.UserID != 0 {
+		t.Fatalf("Get = %+v, %v; want the repaired session", v, err)
+	}
+	raw, err := typedstore.New(redis.NewClient(&redis.Options{Addr: mr.Addr()}), typedstore.Options[[]byte]{EncryptionKeys: [][]byte{testKey(1)}, Codec: rawCodec{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := raw.Get(ctx, "forged")
+	if err != nil || bytes.Contains(stored, []byte("passport")) {
+		t.Errorf("the repaired session stored %s, %v; want it sealed without the forged members", stored, err)
+	}
+}

@@ -37,7 +37,8 @@ const (
 // writes the repaired value back) or have it deleted or taken for missing.
 func (s *Store[T]) decodeOrRepair(ctx context.Context, p probe, op, id, key string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
 	plain, old, err := s.unseal(op, id, key, data)
-	if err == nil {
+	opened := err == nil
+	if opened {
 		v, unknown, stale, err = s.decodePlain(op, id, plain, keep)
 		stale = stale || old
 		data = plain
@@ -61,9 +62,10 @@ func (s *Store[T]) decodeOrRepair(ctx context.Context, p probe, op, id, key stri
 		return v, nil, false, notFoundErr(op)
 	case DecodeRepair:
 		// What the stored value holds beside T's members is kept, as for
-		// any write of a session read first, and so is a newer version.
+		// any write of a session read first, and so is a newer version;
+		// nothing of a value that did not open (which may be anyone's) is.
 		unknown = nil
-		if s.fields != nil {
+		if s.fields != nil && opened {
 			unknown = s.fields.Unknown(data)
 			if ver, verr := s.versionOf(data); verr == nil && s.opts.Version > 0 && ver > s.opts.Version {
 				unknown = joinMembers(s.versionMember(ver), unknown)
