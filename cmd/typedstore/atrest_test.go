@@ -139,6 +139,21 @@ func TestSessionsAtRest(t *testing.T) {
 		t.Errorf("sessions left = %q, %v; want beta's and gamma's", ids, err)
 	}
 
+	// Without -keys-file, export and import move sealed values as they
+	// are; they open again under the same prefix.
+	sealedExport := filepath.Join(t.TempDir(), "sealed.jsonl")
+	ok(t, url, "export", "-o", sealedExport)
+	if data, _ := os.ReadFile(sealedExport); !bytes.Contains(data, []byte(`"bytes"`)) || bytes.Contains(data, []byte("passport")) {
+		t.Errorf("export without -keys-file = %s; want the sealed values in base64", data)
+	}
+	if err := rotated.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, url, "import", sealedExport)
+	if v, err := rotated.Get(ctx, "gamma-id"); err != nil || v.Passport.User != "u2" {
+		t.Errorf("Get after an import of sealed values = %+v, %v", v, err)
+	}
+
 	// Import seals under the first key, keeping the names.
 	if err := rotated.Clear(ctx); err != nil {
 		t.Fatal(err)
