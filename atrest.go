@@ -38,31 +38,51 @@ func checkAtRest(keys [][]byte, compressAbove int, idHashKey []byte) error {
 	return nil
 }
 
+// sealState says how a stored value was sealed.
+type sealState int
+
+const (
+	sealedFirst sealState = iota // under the first of EncryptionKeys, or stored without them by a store without them
+	sealedOld                    // under another of EncryptionKeys: Migrate reseals it
+	inClear                      // not sealed, and read under AcceptPlaintext: any read reseals it
+)
+
 // unseal returns the plaintext of data, the stored value of id under key,
-// read by op, and whether it was sealed under a key other than the first of
-// Options.EncryptionKeys (or, under AcceptPlaintext, not sealed); without
-// them, data itself. It fails with an error
-// wrapping a *CorruptError for a value longer than MaxSize allows or one
-// that does not open.
-func (s *Store[T]) unseal(op, id, key string, data []byte) (plain []byte, old bool, err error) {
+// read by op, and how it was sealed; without Options.EncryptionKeys, data
+// itself. It fails with an error wrapping a *CorruptError for a value
+// longer than MaxSize allows, or one that does not open (wrapping
+// ErrUnauthenticated too).
+func (s *Store[T]) unseal(op, id, key string, data []byte) ([]byte, sealState, error) {
+	sealed := s.sealer != nil && atrest.IsSealed(data)
 	limit := s.opts.MaxSize
-	if s.sealer != nil {
+	if sealed {
 		limit += atrest.Overhead
 	}
 	if len(data) > limit {
-		return nil, false, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
+		return nil, sealedFirst, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
 	}
-	if s.sealer == nil {
-		return data, false, nil
+	switch {
+	case s.sealer == nil:
+		return data, sealedFirst, nil
+	case !sealed && s.opts.AcceptPlaintext:
+		return data, inClear, nil
 	}
-	if s.opts.AcceptPlaintext && !atrest.IsSealed(data) {
-		return data, true, nil
+	plain, old, err := s.sealer.Open(key, data)
+	switch {
+	case errors.Is(err, atrest.ErrTooLarge):
+		return nil, sealedFirst, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: the sealed value inflates to more than MaxSize %d", ErrTooLarge, s.opts.MaxSize)})
+	case err != nil:
+		return nil, sealedFirst, opErr(op, &CorruptError{ID: id, Err: unauthenticated{err}})
+	case old:
+		return plain, sealedOld, nil
 	}
-	if plain, old, err = s.sealer.Open(key, data); err != nil {
-		if errors.Is(err, atrest.ErrTooLarge) {
-			err = fmt.Errorf("%w: the sealed value inflates to more than MaxSize %d", ErrTooLarge, s.opts.MaxSize)
-		}
-		return nil, false, opErr(op, &CorruptError{ID: id, Err: err})
-	}
-	return plain, old, nil
+	return plain, sealedFirst, nil
 }
+
+// unauthenticated is the error of a value that does not open under
+// EncryptionKeys: err says why, and errors.Is reports ErrUnauthenticated.
+type unauthenticated struct{ err error }
+
+func (e unauthenticated) Error() string        { return e.err.Error() }
+func (e unauthenticated) Unwrap() error        { return e.err }
+func (e unauthenticated) Is(target error) bool { return target == ErrUnauthenticated }

@@ -125,6 +125,9 @@ func TestSealedValues(t *testing.T) {
 		if !errors.As(err, &ce) {
 			t.Fatalf("%s: Get = %v; want a *CorruptError", name, err)
 		}
+		if got := errors.Is(err, typedstore.ErrUnauthenticated); got != (opts.EncryptionKeys != nil) {
+			t.Errorf("%s: errors.Is(%v, ErrUnauthenticated) = %v", name, err, got)
+		}
 		if want := "a key the store does not have"; opts.EncryptionKeys != nil && !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: Get = %v; want it to say %q", name, err, want)
 		}
@@ -162,7 +165,7 @@ func TestTamperedValuesAreCorrupt(t *testing.T) {
 					mr.Set("sess:bad", bad)
 					got, err := s.Get(ctx, "bad")
 					var ce *typedstore.CorruptError
-					if !errors.As(err, &ce) || ce.ID != "bad" || !errors.Is(err, typedstore.ErrCorrupt) {
+					if !errors.As(err, &ce) || ce.ID != "bad" || !errors.Is(err, typedstore.ErrCorrupt) || !errors.Is(err, typedstore.ErrUnauthenticated) {
 						t.Fatalf("byte %d altered: Get = %v; want a *CorruptError", i, err)
 					}
 					if got.UserID != 0 || got.Cart != nil {
@@ -213,9 +216,10 @@ func TestMovedValuesAreCorrupt(t *testing.T) {
 	}
 }
 
-// The first key seals; every key opens; a read of a session sealed under
-// an older key writes it back under the first, and Migrate reseals all of
-// them, after which the old key can go.
+// The first key seals; every key opens; a read leaves a session under the
+// key it is sealed with (stores with the keys in either order, as during a
+// rollout, would otherwise reseal it back and forth); Migrate reseals them
+// all, keeping their times to live, after which the old key can go.
 func TestKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	mr := miniredis.RunT(t)
@@ -240,15 +244,19 @@ func TestKeyRotation(t *testing.T) {
 	oldID := sealedKeyID(t, a)
 	ttl := mr.TTL("sess:a")
 
-	if v, err := next.Get(ctx, "a"); err != nil || v.UserID != 0 {
-		t.Fatalf("Get under the new keys = %+v, %v; want session a", v, err)
+	for _, s := range []*typedstore.Store[session]{next, old, next} {
+		if v, err := s.Get(ctx, "a"); err != nil || v.UserID != 0 {
+			t.Fatalf("Get = %+v, %v; want session a", v, err)
+		}
+		if again, _ := mr.Get("sess:a"); again != a {
+			t.Fatal("a read rewrote the session")
+		}
 	}
-	a, _ = mr.Get("sess:a")
-	if sealedKeyID(t, a) == oldID {
-		t.Error("a read of a session sealed under the old key left it there")
+	if err := next.Set(ctx, "b", expiring(1, time.Hour)); err != nil {
+		t.Fatal(err)
 	}
-	if got := mr.TTL("sess:a"); got != ttl {
-		t.Errorf("resealing changed the time to live from %v to %v", ttl, got)
+	if b, _ := mr.Get("sess:b"); sealedKeyID(t, b) == oldID {
+		t.Error("a write under the new keys sealed under the old one")
 	}
 
 	dry, err := next.Migrate(ctx, typedstore.MigrateOptions{DryRun: true})
@@ -263,6 +271,9 @@ func TestKeyRotation(t *testing.T) {
 		if data, _ := mr.Get("sess:" + id); sealedKeyID(t, data) == oldID {
 			t.Errorf("session %s is still sealed under the old key after Migrate", id)
 		}
+	}
+	if got := mr.TTL("sess:a"); got != ttl {
+		t.Errorf("resealing changed the time to live from %v to %v", ttl, got)
 	}
 	if r, err := next.Migrate(ctx, typedstore.MigrateOptions{}); err != nil || r.OldKey != 0 || r.Migrated != 0 {
 		t.Errorf("a second Migrate = %+v, %v; want nothing to do", r, err)
@@ -331,7 +342,7 @@ func TestCompressAbove(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ce *typedstore.CorruptError
-	if _, err := strict.Get(ctx, "large"); !errors.As(err, &ce) || !errors.Is(err, typedstore.ErrTooLarge) {
+	if _, err := strict.Get(ctx, "large"); !errors.As(err, &ce) || !errors.Is(err, typedstore.ErrTooLarge) || errors.Is(err, typedstore.ErrUnauthenticated) {
 		t.Errorf("Get of a value that inflates past MaxSize = %v; want a *CorruptError wrapping ErrTooLarge", err)
 	}
 }
@@ -341,10 +352,12 @@ func TestCompressAbove(t *testing.T) {
 func TestOnDecodeErrorOfSealedValues(t *testing.T) {
 	ctx := context.Background()
 	var seen [][]byte
+	var unauthenticated []bool
 	mr, client, s := newMini(t, typedstore.Options[session]{
 		EncryptionKeys: [][]byte{testKey(1)},
 		OnDecodeError: func(data []byte, err error) (session, typedstore.DecodeAction) {
 			seen = append(seen, bytes.Clone(data))
+			unauthenticated = append(unauthenticated, errors.Is(err, typedstore.ErrUnauthenticated))
 			return session{}, typedstore.DecodeMissing
 		},
 	})
@@ -363,6 +376,9 @@ func TestOnDecodeErrorOfSealedValues(t *testing.T) {
 	}
 	if len(seen) != 2 || string(seen[0]) != `{"userId":"not a number"}` || string(seen[1]) != "garbage" {
 		t.Errorf("OnDecodeError saw %q; want the plaintext, then the stored bytes", seen)
+	}
+	if !slices.Equal(unauthenticated, []bool{false, true}) {
+		t.Errorf("OnDecodeError's errors wrap ErrUnauthenticated: %v; want only the second's", unauthenticated)
 	}
 }
 
@@ -741,8 +757,19 @@ func TestAcceptPlaintext(t *testing.T) {
 	if _, err := switching.Get(ctx, "forged"); !errors.As(err, &ce) {
 		t.Errorf("Get of a broken sealed value under AcceptPlaintext = %v; want a *CorruptError", err)
 	}
-	if _, err := typedstore.New(client, typedstore.Options[session]{AcceptPlaintext: true}); err == nil || !strings.Contains(err.Error(), "AcceptPlaintext needs EncryptionKeys") {
-		t.Errorf("New with AcceptPlaintext alone = %v; want an error", err)
+	for _, keys := range [][][]byte{nil, {}} {
+		if _, err := typedstore.New(client, typedstore.Options[session]{AcceptPlaintext: true, EncryptionKeys: keys}); err == nil || !strings.Contains(err.Error(), "AcceptPlaintext needs EncryptionKeys") {
+			t.Errorf("New with AcceptPlaintext and %d keys = %v; want an error", len(keys), err)
+		}
+	}
+	// MaxSize bounds a value read in clear as it does without keys.
+	small, err := typedstore.New(client, typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(1)}, AcceptPlaintext: true, MaxSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr.Set("sess:big", `{"userId":1,"name":"`+strings.Repeat("x", 100)+`"}`)
+	if _, err := small.Get(ctx, "big"); !errors.Is(err, typedstore.ErrTooLarge) {
+		t.Errorf("Get of a plaintext value over MaxSize = %v; want ErrTooLarge", err)
 	}
 }
 
@@ -787,5 +814,24 @@ func TestRepairKeepsNothingUnsealed(t *testing.T) {
 	stored, err := raw.Get(ctx, "forged")
 	if err != nil || bytes.Contains(stored, []byte("passport")) {
 		t.Errorf("the repaired session stored %s, %v; want it sealed without the forged members", stored, err)
+	}
+}
+
+// A session under an older key that does not decode counts in Failed, not
+// in OldKey: a Migrate that resealed all it could reports OldKey 0 again.
+func TestMigrateCountsOldKeysItCanReseal(t *testing.T) {
+	ctx := context.Background()
+	_, client, old := newMini(t, typedstore.Options[[]byte]{EncryptionKeys: [][]byte{testKey(1)}, Codec: rawCodec{}})
+	_ = old.Set(ctx, "good", []byte(`{"userId":1}`))
+	_ = old.Set(ctx, "broken", []byte(`{"userId":`))
+	next, err := typedstore.New(client, typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(2), testKey(1)}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run, want := range []int{1, 0} {
+		r, err := next.Migrate(ctx, typedstore.MigrateOptions{})
+		if err != nil || r.Sessions != 2 || r.OldKey != want || r.Migrated != want || r.Failed != 1 {
+			t.Errorf("Migrate run %d = %+v, %v; want %d under the old key resealed, 1 failed", run+1, r, err, want)
+		}
 	}
 }

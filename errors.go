@@ -21,6 +21,14 @@ var (
 	// wrap it are *CorruptError values carrying the id.
 	ErrCorrupt = errors.New("typedstore: corrupt session")
 
+	// ErrUnauthenticated occurs when a stored value does not open under
+	// Options.EncryptionKeys: it is not sealed (stored without encryption,
+	// or cut short), it is sealed under a key the store does not have, or
+	// it does not authenticate (altered, or moved from another session's
+	// key). Errors that wrap it are *CorruptError values; the stored bytes
+	// of such a value are anyone's who can write to Redis.
+	ErrUnauthenticated = errors.New("typedstore: stored value not authenticated")
+
 	// ErrInvalidID occurs when a session id is empty or longer than
 	// MaxIDLen. Nothing is sent to Redis.
 	ErrInvalidID = errors.New("typedstore: invalid session id")

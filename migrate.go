@@ -22,9 +22,10 @@ type MigrateReport struct {
 	// Versions counts the sessions read by the version they were stored
 	// with (0: no version member).
 	Versions map[int]int
-	// OldKey counts the sessions read that were sealed under one of
-	// Options.EncryptionKeys other than the first, or, under
-	// Options.AcceptPlaintext, not sealed at all.
+	// OldKey counts the sessions read, and decoded, that were sealed under
+	// one of Options.EncryptionKeys other than the first, or, under
+	// Options.AcceptPlaintext, not sealed at all: Migrate reseals them
+	// under the first key. (Those that do not decode count in Failed.)
 	OldKey int
 	// Migrated is the number of sessions written back in the current shape
 	// and under the first of Options.EncryptionKeys (in a dry run, that
@@ -90,13 +91,10 @@ func (s *Store[T]) migrate(ctx context.Context, p probe, opts MigrateOptions) (M
 				continue // expired since the SCAN
 			}
 			r.Sessions++
-			plain, old, err := s.unseal(op, id, key, data)
+			plain, st, err := s.unseal(op, id, key, data)
 			if err != nil {
 				fail(err)
 				continue
-			}
-			if old {
-				r.OldKey++
 			}
 			ver := 0
 			if s.opts.Version > 0 {
@@ -111,7 +109,9 @@ func (s *Store[T]) migrate(ctx context.Context, p probe, opts MigrateOptions) (M
 				fail(err)
 				continue
 			}
-			if !stale && !old {
+			if st != sealedFirst {
+				r.OldKey++
+			} else if !stale {
 				continue
 			}
 			next, err := s.encode(op, key, v, unknown)

@@ -186,8 +186,9 @@ type Options[T any] struct {
 
 	// OnDecodeError, when set, decides what becomes of a stored session that
 	// Get, GetAndExtend or Update cannot decode or migrate: it receives the
-	// stored bytes and the codec's or the migration's error (never the
-	// session's id, a credential) and returns an action and, for
+	// stored bytes (decrypted, under EncryptionKeys, when they open; the
+	// error wraps ErrUnauthenticated when they do not) and the codec's or
+	// the migration's error (never the session's id, a credential) and returns an action and, for
 	// DecodeRepair, the value to use. It must be safe for concurrent use.
 	// Iterations (All, OwnedBy) and Migrate report such sessions as corrupt
 	// whatever it says. Default nil: DecodeFail, an error wrapping a
@@ -203,8 +204,9 @@ type Options[T any] struct {
 	// nonce), bound to the session's key: a value copied to another key,
 	// or altered in any byte, reads as a *CorruptError. The first key seals;
 	// every key opens, so keys rotate by putting a new one first and
-	// keeping the old ones until Migrate (or the sessions' own reads and
-	// expiry) has resealed what they sealed. Each must be
+	// keeping the old ones until Migrate (or the sessions' own writes and
+	// expiry) has resealed what they sealed; reads leave a session under
+	// the key it is sealed with. Each must be
 	// EncryptionKeySize (32) random bytes. A store with keys reads no
 	// value stored without them, and an Express app reads none of its
 	// values. Each value grows by 46 bytes (see "Sessions at rest" in
@@ -214,8 +216,9 @@ type Options[T any] struct {
 
 	// AcceptPlaintext lets a store with EncryptionKeys read the values
 	// stored without them (any value that does not begin as a sealed value
-	// does), and write each back sealed, as it does a value sealed under an
-	// older key: on its first read by Get or GetAndExtend, and by Migrate.
+	// does), and write each back sealed: on its first read by Get or
+	// GetAndExtend, in a compare-and-set that keeps its time to live, and
+	// by Migrate.
 	// It is for switching a deployment's sessions to encryption without
 	// logging their users out; while it is set, whoever can write to Redis
 	// can forge a session, so remove it once Migrate has run. It requires
@@ -276,7 +279,7 @@ func (o *Options[T]) validate() error {
 	if err := checkAtRest(o.EncryptionKeys, o.CompressAbove, o.IDHashKey); err != nil {
 		return err
 	}
-	if o.AcceptPlaintext && o.EncryptionKeys == nil {
+	if o.AcceptPlaintext && len(o.EncryptionKeys) == 0 {
 		return errors.New("AcceptPlaintext needs EncryptionKeys, which seal what it reads in clear")
 	}
 	for _, c := range []byte(o.VersionKey) {

@@ -36,11 +36,11 @@ const (
 // OnDecodeError, which may repair it (stale is then set, so that the caller
 // writes the repaired value back) or have it deleted or taken for missing.
 func (s *Store[T]) decodeOrRepair(ctx context.Context, p probe, op, id, key string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
-	plain, old, err := s.unseal(op, id, key, data)
+	plain, st, err := s.unseal(op, id, key, data)
 	opened := err == nil
 	if opened {
 		v, unknown, stale, err = s.decodePlain(op, id, plain, keep)
-		stale = stale || old
+		stale = stale || st == inClear
 		data = plain
 	}
 	var ce *CorruptError

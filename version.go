@@ -20,14 +20,17 @@ const DefaultVersionKey = "schemaVersion"
 // the version it was stored with, and returns the members of the
 // (migrated) session that T does not declare (nil when T keeps them in its
 // Extra, or when there are none), and whether data was stored in an older
-// shape or under an older key, which a write of v would bring up to date.
+// shape or in clear (under AcceptPlaintext), which a write of v would bring
+// up to date. A value sealed under an older key is not stale: reads leave
+// it to Migrate, since during a rotation's rollout, stores with the keys in
+// either order would otherwise reseal it back and forth.
 func (s *Store[T]) decodeStored(op, id, key string, data []byte, keep bool) (v T, unknown []byte, stale bool, err error) {
-	plain, old, err := s.unseal(op, id, key, data)
+	plain, st, err := s.unseal(op, id, key, data)
 	if err != nil {
 		return v, nil, false, err
 	}
 	v, unknown, stale, err = s.decodePlain(op, id, plain, keep)
-	return v, unknown, stale || old, err
+	return v, unknown, stale || st == inClear, err
 }
 
 // decodePlain is decodeStored after unseal.
