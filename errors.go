@@ -23,9 +23,9 @@ var (
 
 	// ErrUnauthenticated occurs when a stored value does not open under
 	// Options.EncryptionKeys: it is not sealed (stored without encryption,
-	// or cut short), it is sealed under a key the store does not have, or
-	// it does not authenticate (altered, or moved from another session's
-	// key). Errors that wrap it are *CorruptError values; the stored bytes
+	// or shorter than a sealed value can be), it is sealed under a key the
+	// store does not have, or it does not authenticate (altered, cut short,
+	// or moved from another session's key). Errors that wrap it are *CorruptError values; the stored bytes
 	// of such a value are anyone's who can write to Redis.
 	ErrUnauthenticated = errors.New("typedstore: stored value not authenticated")
 
@@ -67,7 +67,7 @@ var (
 // Its message shows only a hint of the id, since an id is a credential; ID
 // holds the whole of it.
 type CorruptError struct {
-	ID  string // the session id
+	ID  string // the session id; under Options.IDHashKey, from an iteration or Migrate, its name
 	Err error  // the codec's error, ErrTooLarge, or Redis's WRONGTYPE error
 }
 

@@ -38,7 +38,8 @@ type MigrateReport struct {
 	// Failed is the number of sessions that cannot be decoded, migrated or
 	// encoded again (within MaxSize), in the current version as in older
 	// ones. Errors holds the first hundred of them, each wrapping a
-	// [*CorruptError] that carries the session's id.
+	// [*CorruptError] that carries the session's id (its name, under
+	// Options.IDHashKey).
 	Failed int
 	Errors []error
 }
