@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,5 +215,85 @@ func TestMigrateSealsPlaintext(t *testing.T) {
 	}
 	if v, err := s.Get(ctx, "id0000007"); err != nil || v.Passport.User != "u1" {
 		t.Errorf("Get of a session sealed by migrate = %+v, %v", v, err)
+	}
+}
+
+// Without -keys-file, the tool reads nothing in sealed values: it refuses
+// to revoke by owner (and leaves the owner's index as it is), warns where
+// owners are listed, and counts them apart; an export of sealed values
+// cannot be imported with -keys-file, which would seal them twice.
+func TestSealedWithoutKeysFile(t *testing.T) {
+	url, c := server(t)
+	ctx := context.Background()
+	key := bytes.Repeat([]byte{5}, 32)
+	app, err := typedstore.New(c, typedstore.Options[owned]{
+		TTL: time.Hour, EncryptionKeys: [][]byte{key},
+		Owner: func(v owned) string { return v.Passport.User },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, owner := range []string{"u1", "u1", "u1", "u2"} {
+		var v owned
+		v.Passport.User = owner
+		if err := app.Set(ctx, fmt.Sprintf("session-%d", i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index := "owner:sess:u1"
+	fails(t, url, 1, "-keys-file opens it", nil, "revoke", "-owner-path", "passport.user", "-owner", "u1", "-dry-run")
+	fails(t, url, 1, "-keys-file opens it", nil, "revoke", "-owner-path", "passport.user", "-owner", "u1", "-yes")
+	fails(t, url, 1, "4 sessions are sealed", nil, "revoke", "-owner-path", "passport.user", "-owner", "u1", "-scan", "-yes")
+	if n := c.ZCard(ctx, index).Val(); n != 3 {
+		t.Errorf("the owner's index has %d entries after the refused revokes; want 3", n)
+	}
+	if n, err := app.CountOwned(ctx, "u1"); err != nil || n != 3 {
+		t.Errorf("CountOwned = %d, %v; want 3", n, err)
+	}
+	if r := ok(t, url, "ls", "-owner-path", "passport.user"); !strings.Contains(r.stderr, "4 sessions are sealed") {
+		t.Errorf("ls -owner-path stderr = %q; want a warning", r.stderr)
+	}
+	if got := ok(t, url, "stats", "-owner-path", "passport.user").stdout; !strings.Contains(got, "sealed, owner unknown (-keys-file opens them)  4") {
+		t.Errorf("stats = %q; want the sealed sessions counted apart", got)
+	}
+
+	export := filepath.Join(t.TempDir(), "sealed.jsonl")
+	ok(t, url, "export", "-o", export)
+	if fi, err := os.Stat(export); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the export's mode = %v, %v; want 0600", fi.Mode(), err)
+	}
+	keys := writeFile(t, "keys", hex.EncodeToString(key))
+	fails(t, url, 1, "the value is sealed already", nil, "import", "-keys-file", keys, "-prefix", "copy:", export)
+	if n := c.Exists(ctx, "copy:session-0").Val(); n != 0 {
+		t.Error("the refused import wrote a session")
+	}
+
+	// -compress-above: what migrate and import write is compressed as the
+	// application's store would.
+	fails(t, url, 2, "-compress-above needs -keys-file", nil, "migrate", "-compress-above", "10")
+	ok(t, url, "import", "-prefix", "copy:", export)
+	plain := filepath.Join(t.TempDir(), "plain.jsonl")
+	ok(t, url, "export", "-keys-file", keys, "-o", plain)
+	ok(t, url, "import", "-keys-file", keys, "-compress-above", "10", "-prefix", "squeezed:", plain)
+	if v := c.Get(ctx, "squeezed:session-0").Val(); len(v) < 2 || v[1] != 1 {
+		t.Errorf("an import with -compress-above stored flags %q; want it compressed", v[:2])
+	}
+}
+
+// A key file in hex of more than 32 bytes is read as hex.
+func TestLongHexKey(t *testing.T) {
+	url, c := server(t)
+	hashKey := bytes.Repeat([]byte{3}, 40)
+	s, err := typedstore.New(c, typedstore.Options[owned]{TTL: time.Hour, IDHashKey: hashKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(context.Background(), "the-id", owned{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, line := range map[string]string{"hex": hex.EncodeToString(hashKey), "base64": base64.StdEncoding.EncodeToString(hashKey)} {
+		if got := ok(t, url, "show", "-id-hash-key-file", writeFile(t, name, line), "the-id").stdout; !strings.Contains(got, "ttl:") {
+			t.Errorf("show with the key in %s = %q", name, got)
+		}
 	}
 }

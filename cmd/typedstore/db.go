@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -49,6 +50,12 @@ func open(g *global) (*db, error) {
 		MaxSize:     maxValue,
 		Codec:       rawJSON{},
 	}
+	switch {
+	case g.compress < 0:
+		return nil, usagef("-compress-above %d: want 0 or more", g.compress)
+	case g.compress > 0 && g.keysFile == "":
+		return nil, usagef("-compress-above needs -keys-file: compressed values are sealed")
+	}
 	var sealer *atrest.Sealer
 	var keys [][]byte
 	if g.keysFile != "" {
@@ -56,7 +63,7 @@ func open(g *global) (*db, error) {
 		if keys, err = readKeys("keys-file", g.keysFile, typedstore.EncryptionKeySize); err != nil {
 			return nil, err
 		}
-		opts.EncryptionKeys = keys
+		opts.EncryptionKeys, opts.CompressAbove = keys, g.compress
 		sealer = atrest.NewSealer(keys, 0, maxValue)
 	}
 	var hasher *atrest.Hasher
@@ -125,18 +132,28 @@ type rawJSON struct{}
 
 func (rawJSON) Encode(v json.RawMessage) ([]byte, error) { return v, nil }
 func (rawJSON) Decode(b []byte, v *json.RawMessage) error {
+	if atrest.IsSealed(b) { // under -keys-file, the store has opened it
+		return errSealed
+	}
 	*v = append((*v)[:0], b...)
 	return nil
 }
+
+// errSealed is the error of a sealed value read without -keys-file: the
+// tool cannot read the owner, or anything else, in it.
+var errSealed = errors.New("the value is sealed: -keys-file opens it")
 
 // record is one key found under the prefix.
 type record struct {
 	id    string
 	value []byte // nil when the walk did not read values; opened under -keys-file
 	size  int    // the size of the value in Redis
-	ttlMs int64  // the time to live as Redis reports it, in ms: -1 for none
-	err   error  // the key holds another type than a string, or a value that does not open
-	node  string // the address of the master that holds it
+	// sealed is set for a sealed value read without -keys-file: value
+	// holds it as it is stored, and nothing in it can be read.
+	sealed bool
+	ttlMs  int64  // the time to live as Redis reports it, in ms: -1 for none
+	err    error  // the key holds another type than a string, or a value that does not open
+	node   string // the address of the master that holds it
 }
 
 // walkOptions says what a walk reads.
@@ -206,6 +223,7 @@ func (d *db) walk(ctx context.Context, o walkOptions, fn func([]record) error) (
 						return "", fmt.Errorf("get from %s: %w", addrs[i], err)
 					default:
 						r.size = len(b)
+						r.sealed = d.sealer == nil && atrest.IsSealed(b)
 						if r.value, err = d.open(k, b); err != nil {
 							r.err = openError{err}
 						}

@@ -32,6 +32,10 @@ prefix that hold another type than a string, or whose id typedstore does
 not write (empty, longer than 1024 bytes, not UTF-8), are counted on
 stderr, not exported.
 
+With -keys-file, values are written opened, in clear; without it, sealed
+values are written as they are, in base64. A file that -o creates is
+readable by its owner only.
+
 export streams: its memory does not grow with the number of sessions. On
 Ctrl-C it stops after the line it is writing: the file then holds whole
 lines, a valid export of the sessions it names, and the command exits
@@ -51,7 +55,9 @@ Examples:
 			var w io.Writer = a.stdout
 			name := "stdout"
 			if out != "-" {
-				f, err := os.Create(out)
+				// Only its owner may read it: it holds sessions, in clear
+				// under -keys-file.
+				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 				if err != nil {
 					return err
 				}

@@ -17,6 +17,7 @@ import (
 	"github.com/goccy/go-json"
 
 	"github.com/typedstore/typedstore"
+	"github.com/typedstore/typedstore/internal/atrest"
 )
 
 var importCmd = &command{
@@ -68,9 +69,10 @@ Examples:
 				return err
 			}
 			defer in.Close()
+			check := func(n int64, l importLine) error { return d.checkImport(n, l) }
 			lines := int64(-1) // unknown until checked
 			if f, ok := in.(*os.File); ok && f != os.Stdin {
-				if lines, err = readLines(f, func(int64, importLine) error { return nil }); err != nil {
+				if lines, err = readLines(f, check); err != nil {
 					return fmt.Errorf("%s: %w; nothing was imported", name, err)
 				}
 				if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -79,7 +81,7 @@ Examples:
 			}
 			if dry {
 				if lines < 0 {
-					if lines, err = readLines(in, func(int64, importLine) error { return nil }); err != nil {
+					if lines, err = readLines(in, check); err != nil {
 						return fmt.Errorf("%s: %w", name, err)
 					}
 				}
@@ -233,8 +235,19 @@ func containsQuote(s string) bool {
 // indexes are kept: one store for sessions that expire (their time to live
 // from the line), one for those that do not.
 type importer struct {
+	d                 *db
 	expiring, lasting *typedstore.Store[importLine]
 	overwrite         bool
+}
+
+// checkImport returns the error of line n, l, that the importer would
+// write wrongly: under -keys-file, a value sealed already, which sealing
+// again would make unreadable.
+func (d *db) checkImport(n int64, l importLine) error {
+	if d.keys != nil && atrest.IsSealed(l.value) {
+		return fmt.Errorf("line %d: the value is sealed already (exported without -keys-file): import it without -keys-file", n)
+	}
+	return nil
 }
 
 func newImporter(d *db, overwrite bool) (*importer, error) {
@@ -245,6 +258,7 @@ func newImporter(d *db, overwrite bool) (*importer, error) {
 		Codec:          lineCodec{},
 		TTLFunc:        func(l importLine) time.Duration { return l.ttl },
 		EncryptionKeys: d.keys,
+		CompressAbove:  d.g.compress,
 	}
 	if d.g.ownerPath != "" {
 		path := splitPath(d.g.ownerPath)
@@ -259,7 +273,7 @@ func newImporter(d *db, overwrite bool) (*importer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &importer{expiring: expiring, lasting: lasting, overwrite: overwrite}, nil
+	return &importer{d: d, expiring: expiring, lasting: lasting, overwrite: overwrite}, nil
 }
 
 // lineCodec stores a line's value as it is.
@@ -340,6 +354,9 @@ func (w *importer) run(ctx context.Context, r io.Reader, workers int, progress f
 	}
 	_, err := readLines(r, func(n int64, l importLine) error {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := w.d.checkImport(n, l); err != nil {
 			return err
 		}
 		select {

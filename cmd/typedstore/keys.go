@@ -11,8 +11,8 @@ import (
 	"github.com/typedstore/typedstore"
 )
 
-// readKeys reads the keys in the file at path, one per line, in hex or in
-// base64 (standard or URL-safe, padded or not); blank lines and lines that
+// readKeys reads the keys in the file at path, one per line, in hex (of 32
+// bytes or more) or in base64 (standard or URL-safe, padded or not); blank lines and lines that
 // begin with # are skipped. Every key must be size bytes long, or, with
 // size < 0, at least -size bytes. Its errors name lines, never their
 // content: a key is a secret.
@@ -45,9 +45,11 @@ func readKeys(flagName, path string, size int) ([][]byte, error) {
 	return keys, nil
 }
 
-// decodeKey decodes a key written in hex or base64.
+// decodeKey decodes a key written in hex (64 digits or more: 32 bytes or
+// more) or in base64. A line of hex digits is hex: base64 of 32 random
+// bytes is all hex digits once in 2⁸⁶ keys.
 func decodeKey(s string) ([]byte, bool) {
-	if len(s) == 2*typedstore.EncryptionKeySize {
+	if len(s) >= 2*typedstore.EncryptionKeySize && len(s)%2 == 0 {
 		if b, err := hex.DecodeString(s); err == nil {
 			return b, true
 		}

@@ -60,10 +60,13 @@ Examples:
 			}
 			out := newLister(a.stdout, asJSON, d.g.ownerPath != "")
 			m := a.meter(d.g, "ls")
-			n := 0
+			n, sealed := 0, 0
 			warning, err := d.walk(ctx, walkOptions{values: true, progress: m.update}, func(batch []record) error {
 				now := time.Now()
 				for _, r := range batch {
+					if r.sealed {
+						sealed++
+					}
 					if r.err != nil || !f.match(d, r, now) {
 						continue
 					}
@@ -83,6 +86,9 @@ Examples:
 			}
 			if err != nil {
 				return fmt.Errorf("after %d sessions: %w", n, err)
+			}
+			if sealed > 0 && (d.g.ownerPath != "" || f.readsValues()) {
+				warn(a, fmt.Sprintf("%d sessions are sealed: without -keys-file, their owners and members read as missing", sealed))
 			}
 			warn(a, warning)
 			return nil
@@ -130,6 +136,9 @@ func (f *filter) parse(d *db, where listFlag, older string, larger sizeFlag) err
 	}
 	return nil
 }
+
+// readsValues reports whether f looks into the values of sessions.
+func (f *filter) readsValues() bool { return f.owner != "" || len(f.where) > 0 || f.olderThan > 0 }
 
 func (f *filter) match(d *db, r record, now time.Time) bool {
 	if f.largerThan >= 0 && int64(r.size) <= f.largerThan {

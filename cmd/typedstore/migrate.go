@@ -25,7 +25,8 @@ changed meanwhile. Sessions at -to or above are only counted. Edits:
 
 Without -apply it writes nothing and reports what it would do: how many
 sessions are in each version, how many would be migrated, and those that
-cannot be (each named by the error, its id cut to one character). With -apply it asks
+cannot be (each named by the error, its id cut to a hint of at most six
+characters). With -apply it asks
 on a terminal (elsewhere it needs -yes). An interrupted migrate is resumed
 by running it again: what it migrated is at -to, and only counted.
 
@@ -89,6 +90,7 @@ Examples:
 				ScanCount:       d.g.batch,
 				MaxSize:         maxValue,
 				EncryptionKeys:  d.keys,
+				CompressAbove:   d.g.compress,
 				AcceptPlaintext: plain,
 			}
 			if to > 0 {

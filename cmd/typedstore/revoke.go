@@ -67,9 +67,13 @@ Examples:
 				fmt.Fprintf(a.stderr, "typedstore: warning: no owner index under %s: scanning every session under %s\n", d.ownerKey(""), d.g.prefix)
 			}
 			var ids []string // the owner's sessions: few, whatever the number of sessions
+			sealed := 0
 			m := a.meter(d.g, "revoke: scan")
 			warning, err := d.walk(ctx, walkOptions{values: true, progress: m.update}, func(batch []record) error {
 				for _, r := range batch {
+					if r.sealed {
+						sealed++
+					}
 					if r.err == nil && !kept[r.id] && d.owner(r.value) == owner {
 						ids = append(ids, r.id)
 					}
@@ -79,6 +83,9 @@ Examples:
 			m.finish()
 			if err != nil {
 				return fmt.Errorf("nothing deleted: %w", err)
+			}
+			if sealed > 0 {
+				return fmt.Errorf("nothing deleted: %d sessions are sealed, and their owners unknown without -keys-file", sealed)
 			}
 			warn(a, warning)
 			if dry || len(ids) == 0 {

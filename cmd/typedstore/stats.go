@@ -86,6 +86,7 @@ type stats struct {
 	Largest   int64            `json:"largest"`
 	Other     int64            `json:"notStrings"`         // keys under the prefix of another type
 	Unopened  int64            `json:"unopened,omitempty"` // values that do not open under -keys-file
+	Sealed    int64            `json:"sealed,omitempty"`   // sealed values read without -keys-file: their owners are unknown
 	Size      []bucket         `json:"size"`
 	TTL       []bucket         `json:"ttl"`
 	Masters   map[string]int64 `json:"masters"`
@@ -147,6 +148,8 @@ func (s *stats) add(r record, owner string, owners bool) {
 	}
 	switch {
 	case !owners:
+	case r.sealed:
+		s.Sealed++
 	case owner == "":
 		s.Anonymous++
 	default:
@@ -168,6 +171,9 @@ func (s *stats) print(w io.Writer, owners bool) error {
 		fmt.Fprintf(tw, "total size\t%s\t\n", humanBytes(s.Bytes))
 		fmt.Fprintf(tw, "mean size\t%s\t\n", humanBytes(s.Bytes/s.Sessions))
 		fmt.Fprintf(tw, "largest\t%s\t\n", humanBytes(s.Largest))
+	}
+	if s.Sealed > 0 && owners {
+		fmt.Fprintf(tw, "sealed, owner unknown (-keys-file opens them)\t%d\t\n", s.Sealed)
 	}
 	if s.Unopened > 0 {
 		fmt.Fprintf(tw, "values that do not open under -keys-file\t%d\t\n", s.Unopened)
