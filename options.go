@@ -201,52 +201,47 @@ type Options[T any] struct {
 	Hooks Hooks
 	// EncryptionKeys, when set, seal every stored value with XAES-256-GCM
 	// (AES-256-GCM under a key derived for each value from a random 192-bit
-	// nonce), bound to the session's key: a value copied to another key,
-	// or altered in any byte, reads as a *CorruptError. The first key seals;
-	// every key opens, so keys rotate by putting a new one first and
-	// keeping the old ones until Migrate (or the sessions' own writes and
-	// expiry) has resealed what they sealed; reads leave a session under
-	// the key it is sealed with. Each must be
-	// EncryptionKeySize (32) random bytes. A store with keys reads no
-	// value stored without them, and an Express app reads none of its
-	// values. Each value grows by 46 bytes (see "Sessions at rest" in
-	// docs/at-rest.md). Default nil: values are stored as the codec
-	// encodes them.
+	// nonce), bound to the session's key: a value copied to another key, or
+	// altered in any byte, reads as a *CorruptError wrapping
+	// ErrUnauthenticated. The first key seals; every key opens, so keys rotate
+	// by putting a new one first and keeping the old ones until Migrate (or the
+	// sessions' own writes and expiry) has resealed what they sealed; reads
+	// leave a session under the key it is sealed with. Each must be
+	// EncryptionKeySize (32) random bytes. A store with keys reads no value
+	// stored without them (see AcceptPlaintext), and an Express app reads none
+	// of its values. Each value grows by 46 bytes (see docs/at-rest.md).
+	// Default nil: values are stored as the codec encodes them.
 	EncryptionKeys [][]byte
 
-	// AcceptPlaintext lets a store with EncryptionKeys read the values
-	// stored without them (any value that does not begin as a sealed value
-	// does), and write each back sealed: on its first read by Get or
-	// GetAndExtend, in a compare-and-set that keeps its time to live, and
-	// by Migrate.
-	// It is for switching a deployment's sessions to encryption without
-	// logging their users out; while it is set, whoever can write to Redis
-	// can forge a session, so remove it once Migrate has run. It requires
-	// EncryptionKeys. Default false: a value that is not sealed is a
-	// *CorruptError.
+	// AcceptPlaintext lets a store with EncryptionKeys read the values stored
+	// without them (any value that does not begin as a sealed value does), and
+	// write each back sealed: on its first read by Get or GetAndExtend, in a
+	// compare-and-set that keeps its time to live, and by Migrate. It is for
+	// switching a deployment's sessions to encryption without logging their
+	// users out; while it is set, whoever can write to Redis can forge a
+	// session, so remove it once Migrate has run. It requires EncryptionKeys.
+	// Default false: a value that is not sealed is a *CorruptError.
 	AcceptPlaintext bool
 
-	// CompressAbove, when positive, deflates (compress/flate, BestSpeed)
-	// every encoded session longer than CompressAbove bytes before it is
-	// sealed, and keeps the result if it is shorter; a session at or below
-	// it is sealed as it is, at no cost. It requires EncryptionKeys, whose
-	// header marks a compressed value. A value that inflates to more than
-	// MaxSize reads as a *CorruptError. Default 0: never. It must not be
+	// CompressAbove, when positive, deflates (compress/flate, BestSpeed) every
+	// encoded session longer than CompressAbove bytes before it is sealed, and
+	// keeps the result if it is shorter; a session at or below it is sealed as
+	// it is, at no cost. It requires EncryptionKeys, whose header marks a
+	// compressed value. A value that inflates to more than MaxSize reads as a
+	// *CorruptError wrapping ErrTooLarge. Default 0: never. It must not be
 	// negative.
 	CompressAbove int
 
-	// IDHashKey, when set, stores each session under Prefix followed by
-	// the base64url HMAC-SHA-256, keyed with IDHashKey, of its id, so that
-	// whoever reads Redis learns no usable id and cannot confirm a guessed
-	// one without the key. Every operation hashes the ids it is given;
-	// IDs, All and OwnedBy yield the hashes, which are the names of the
-	// keys and not ids: NameOf gives the name of an id, DeleteByName
-	// deletes by name, and a store with the same options but no IDHashKey
-	// reads by name. It must
-	// be at least MinIDHashKeySize (32) random bytes, the same for every
-	// program sharing the sessions; changing it loses every session. An
-	// Express app finds none of the sessions. Default nil: keys hold the
-	// ids.
+	// IDHashKey, when set, stores each session under Prefix followed by the
+	// base64url HMAC-SHA-256, keyed with IDHashKey, of its id, so that whoever
+	// reads Redis learns no usable id and cannot confirm a guessed one without
+	// the key. Every operation hashes the ids it is given; IDs, All and OwnedBy
+	// yield the hashes, which are the names of the keys and not ids: NameOf
+	// gives the name of an id, DeleteByName deletes by name, and a store with
+	// the same options but no IDHashKey reads by name. It must be at least
+	// MinIDHashKeySize (32) random bytes, the same for every program sharing
+	// the sessions; changing it loses every session. An Express app finds none
+	// of the sessions. Default nil: keys hold the ids.
 	IDHashKey []byte
 }
 

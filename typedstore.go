@@ -68,9 +68,12 @@ type Store[T any] struct {
 // documented defaults; it does not contact Redis. The caller keeps ownership
 // of client: [Store.Close] does not close it.
 //
-// New fails on a negative TTL, ScanCount, MaxSize, UpdateAttempts or
-// TouchSlack, and, with the JSON codec, on a T that embeds [Cookie] without a
-// JSON name (see [Cookie]).
+// New fails on a negative TTL, ScanCount, MaxSize, UpdateAttempts,
+// TouchSlack or CompressAbove, on an encryption key that is not
+// [EncryptionKeySize] bytes long or repeats another, on an IDHashKey shorter
+// than [MinIDHashKeySize], and, with the JSON codec, on a T that embeds
+// [Cookie] without a JSON name (see [Cookie]). Its errors never show a byte
+// of a key.
 func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error) {
 	if client == nil {
 		return nil, errors.New("typedstore: New: nil redis client")
