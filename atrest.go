@@ -16,6 +16,9 @@ const MinIDHashKeySize = atrest.MinHashKeySize
 
 // checkAtRest validates the options of sessions at rest.
 func checkAtRest(keys [][]byte, compressAbove int, idHashKey []byte) error {
+	if keys != nil && len(keys) == 0 {
+		return errors.New("EncryptionKeys is empty: give at least one key, or nil to store values unsealed")
+	}
 	seen := map[[4]byte]int{}
 	for i, k := range keys {
 		if len(k) != EncryptionKeySize {
@@ -59,7 +62,11 @@ func (s *Store[T]) unseal(op, id, key string, data []byte) ([]byte, sealState, e
 		limit += atrest.Overhead
 	}
 	if len(data) > limit {
-		return nil, sealedFirst, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)})
+		var err error = fmt.Errorf("%w: %d bytes stored, more than MaxSize %d", ErrTooLarge, len(data), s.opts.MaxSize)
+		if s.sealer != nil {
+			err = unauthenticated{err} // not opened: anyone's bytes
+		}
+		return nil, sealedFirst, opErr(op, &CorruptError{ID: id, Err: err})
 	}
 	switch {
 	case s.sealer == nil:

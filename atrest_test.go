@@ -48,6 +48,7 @@ func TestAtRestOptionsAreValidated(t *testing.T) {
 		want string
 	}{
 		{"empty key", typedstore.Options[session]{EncryptionKeys: [][]byte{{}}}, "EncryptionKeys[0] is 0 bytes long; an AES-256 key is 32"},
+		{"no keys", typedstore.Options[session]{EncryptionKeys: [][]byte{}}, "EncryptionKeys is empty"},
 		{"AES-128 key", typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(1), secret[:16]}}, "EncryptionKeys[1] is 16 bytes long"},
 		{"long key", typedstore.Options[session]{EncryptionKeys: [][]byte{secret}}, "EncryptionKeys[0] is 42 bytes long"},
 		{"key twice", typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(1), testKey(2), testKey(1)}}, "EncryptionKeys[2] is EncryptionKeys[0] again"},
@@ -374,11 +375,15 @@ func TestOnDecodeErrorOfSealedValues(t *testing.T) {
 			t.Errorf("Get(%s) = %v; want ErrNotFound from DecodeMissing", id, err)
 		}
 	}
-	if len(seen) != 2 || string(seen[0]) != `{"userId":"not a number"}` || string(seen[1]) != "garbage" {
-		t.Errorf("OnDecodeError saw %q; want the plaintext, then the stored bytes", seen)
+	mr.Set("sess:huge", "\xa5"+strings.Repeat("x", typedstore.DefaultMaxSize+100))
+	if _, err := s.Get(ctx, "huge"); !errors.Is(err, typedstore.ErrNotFound) {
+		t.Errorf("Get(huge) = %v; want ErrNotFound from DecodeMissing", err)
 	}
-	if !slices.Equal(unauthenticated, []bool{false, true}) {
-		t.Errorf("OnDecodeError's errors wrap ErrUnauthenticated: %v; want only the second's", unauthenticated)
+	if len(seen) != 3 || string(seen[0]) != `{"userId":"not a number"}` || string(seen[1]) != "garbage" || len(seen[2]) <= typedstore.DefaultMaxSize {
+		t.Errorf("OnDecodeError saw %.40q; want the plaintext, then the stored bytes twice", seen)
+	}
+	if !slices.Equal(unauthenticated, []bool{false, true, true}) {
+		t.Errorf("OnDecodeError's errors wrap ErrUnauthenticated: %v; want all but the first's (a value too large to open too)", unauthenticated)
 	}
 }
 
@@ -757,10 +762,25 @@ func TestAcceptPlaintext(t *testing.T) {
 	if _, err := switching.Get(ctx, "forged"); !errors.As(err, &ce) {
 		t.Errorf("Get of a broken sealed value under AcceptPlaintext = %v; want a *CorruptError", err)
 	}
-	for _, keys := range [][][]byte{nil, {}} {
-		if _, err := typedstore.New(client, typedstore.Options[session]{AcceptPlaintext: true, EncryptionKeys: keys}); err == nil || !strings.Contains(err.Error(), "AcceptPlaintext needs EncryptionKeys") {
-			t.Errorf("New with AcceptPlaintext and %d keys = %v; want an error", len(keys), err)
+	for _, tc := range []struct {
+		keys [][]byte
+		want string
+	}{{nil, "AcceptPlaintext needs EncryptionKeys"}, {[][]byte{}, "EncryptionKeys is empty"}} {
+		if _, err := typedstore.New(client, typedstore.Options[session]{AcceptPlaintext: true, EncryptionKeys: tc.keys}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New with AcceptPlaintext and %d keys = %v; want %q", len(tc.keys), err, tc.want)
 		}
+	}
+	// The reseal of a value read in clear keeps what T does not declare.
+	mr.Set("sess:express", `{"userId":9,"passport":{"user":"alice"}}`)
+	if v, err := switching.Get(ctx, "express"); err != nil || v.UserID != 9 {
+		t.Fatalf("Get = %+v, %v", v, err)
+	}
+	raw, err := typedstore.New(client, typedstore.Options[[]byte]{EncryptionKeys: [][]byte{testKey(1)}, Codec: rawCodec{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := raw.Get(ctx, "express"); err != nil || !bytes.Contains(stored, []byte(`"passport":{"user":"alice"}`)) {
+		t.Errorf("the resealed value = %s, %v; want the members T does not declare kept", stored, err)
 	}
 	// MaxSize bounds a value read in clear as it does without keys.
 	small, err := typedstore.New(client, typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(1)}, AcceptPlaintext: true, MaxSize: 100})
@@ -833,5 +853,41 @@ func TestMigrateCountsOldKeysItCanReseal(t *testing.T) {
 		if err != nil || r.Sessions != 2 || r.OldKey != want || r.Migrated != want || r.Failed != 1 {
 			t.Errorf("Migrate run %d = %+v, %v; want %d under the old key resealed, 1 failed", run+1, r, err, want)
 		}
+	}
+}
+
+// A session under an older key that decodes but does not encode again
+// within MaxSize counts in Failed, not in OldKey.
+func TestMigrateOldKeyThatDoesNotEncode(t *testing.T) {
+	ctx := context.Background()
+	_, client, old := newMini(t, typedstore.Options[[]byte]{EncryptionKeys: [][]byte{testKey(1)}, Codec: rawCodec{}})
+	// JSON escapes \u003c as it decodes it to <, and encodes < as \u003c:
+	// fewer bytes stored than the session encodes to.
+	_ = old.Set(ctx, "grows", []byte(`{"name":"`+strings.Repeat("<", 60)+`"}`))
+	next, err := typedstore.New(client, typedstore.Options[session]{EncryptionKeys: [][]byte{testKey(2), testKey(1)}, TTL: time.Hour, MaxSize: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := range 2 {
+		r, err := next.Migrate(ctx, typedstore.MigrateOptions{})
+		if err != nil || r.Sessions != 1 || r.OldKey != 0 || r.Failed != 1 {
+			t.Errorf("Migrate run %d = %+v, %v; want 1 failed and none counted under the old key", run+1, r, err)
+		}
+	}
+}
+
+// The error that Hooks.End receives keeps ErrUnauthenticated.
+func TestHooksSeeErrUnauthenticated(t *testing.T) {
+	var got error
+	mr, _, s := newMini(t, typedstore.Options[session]{
+		EncryptionKeys: [][]byte{testKey(1)},
+		Hooks:          typedstore.Hooks{End: func(ctx context.Context, op typedstore.Op, r typedstore.Result) { got = r.Err }},
+	})
+	mr.Set("sess:forged", `{"userId":1}`)
+	if _, err := s.Get(context.Background(), "forged"); !errors.Is(err, typedstore.ErrUnauthenticated) {
+		t.Fatalf("Get = %v; want ErrUnauthenticated", err)
+	}
+	if !errors.Is(got, typedstore.ErrUnauthenticated) || !errors.Is(got, typedstore.ErrCorrupt) {
+		t.Errorf("Hooks.End's error = %v; want ErrCorrupt and ErrUnauthenticated", got)
 	}
 }

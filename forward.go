@@ -25,9 +25,12 @@ func (s *Store[T]) forwardKey(op, id string) (string, error) {
 
 // forward records for ttl that the session under the id from now lives
 // under the id to, unless another renewal of from recorded its own id
-// first: it returns the id that from forwards to. Under Options.IDHashKey,
-// the key holds from's hash and the value to sealed, so that neither id
-// stands in clear.
+// first: it returns the id that from forwards to. Under
+// Options.EncryptionKeys, the value is to sealed, bound to the key, so that
+// whoever can write to Redis cannot forward an old id elsewhere; under
+// Options.IDHashKey, the key holds from's hash and the value to sealed
+// (under a key derived from IDHashKey, without EncryptionKeys), so that
+// neither id stands in clear.
 func (s *Store[T]) forward(ctx context.Context, from, to string, ttl time.Duration) (string, error) {
 	const op = "forward renewed id"
 	key, err := s.forwardKey(op, from)
@@ -38,7 +41,10 @@ func (s *Store[T]) forward(ctx context.Context, from, to string, ttl time.Durati
 		return "", err
 	}
 	var value any = to
-	if s.hasher != nil { // the new id would stand in clear beside the hashes
+	switch {
+	case s.sealer != nil: // else whoever writes to Redis could send an old cookie anywhere
+		value = s.sealer.Seal(key, []byte(to))
+	case s.hasher != nil: // else the new id would stand in clear beside the hashes
 		value = s.hasher.SealID(key, to)
 	}
 	set := redis.NewBoolCmd(ctx, "set", key, value, "nx", "px", ceilMillis(ttl).Milliseconds())
@@ -71,7 +77,13 @@ func (s *Store[T]) forwarded(ctx context.Context, from string) (string, error) {
 		return "", s.wrapErr(ctx, op, err)
 	}
 	to := string(b)
-	if s.hasher != nil {
+	switch {
+	case s.sealer != nil:
+		plain, _, err := s.sealer.Open(key, b)
+		if to = string(plain); err != nil {
+			to = "" // a value that does not open forwards nowhere
+		}
+	case s.hasher != nil:
 		to = s.hasher.OpenID(key, b) // "" for a value that does not open
 	}
 	if to != "" && len(to) <= MaxIDLen {

@@ -292,7 +292,7 @@ func withoutIDs(err error) error {
 		return err
 	}
 	h := &hookError{msg: err.Error()}
-	for _, sentinel := range []error{ErrCorrupt, ErrNotFound, ErrConflict, ErrTooLarge, context.Canceled, context.DeadlineExceeded} {
+	for _, sentinel := range []error{ErrCorrupt, ErrUnauthenticated, ErrNotFound, ErrConflict, ErrTooLarge, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, sentinel) {
 			h.errs = append(h.errs, sentinel)
 		}

@@ -22,10 +22,11 @@ type MigrateReport struct {
 	// Versions counts the sessions read by the version they were stored
 	// with (0: no version member).
 	Versions map[int]int
-	// OldKey counts the sessions read, and decoded, that were sealed under
-	// one of Options.EncryptionKeys other than the first, or, under
-	// Options.AcceptPlaintext, not sealed at all: Migrate reseals them
-	// under the first key. (Those that do not decode count in Failed.)
+	// OldKey counts the sessions read that were sealed under one of
+	// Options.EncryptionKeys other than the first, or, under
+	// Options.AcceptPlaintext, not sealed at all, and that Migrate reseals
+	// under the first key (in a dry run, would). Those that cannot be
+	// decoded or encoded again count in Failed instead.
 	OldKey int
 	// Migrated is the number of sessions written back in the current shape
 	// and under the first of Options.EncryptionKeys (in a dry run, that
@@ -110,15 +111,16 @@ func (s *Store[T]) migrate(ctx context.Context, p probe, opts MigrateOptions) (M
 				fail(err)
 				continue
 			}
-			if st != sealedFirst {
-				r.OldKey++
-			} else if !stale {
+			if st == sealedFirst && !stale {
 				continue
 			}
 			next, err := s.encode(op, key, v, unknown)
 			if err != nil {
 				fail(opErr(op, &CorruptError{ID: id, Err: err}))
 				continue
+			}
+			if st != sealedFirst {
+				r.OldKey++
 			}
 			if opts.DryRun {
 				r.Migrated++

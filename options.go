@@ -274,7 +274,7 @@ func (o *Options[T]) validate() error {
 	if err := checkAtRest(o.EncryptionKeys, o.CompressAbove, o.IDHashKey); err != nil {
 		return err
 	}
-	if o.AcceptPlaintext && len(o.EncryptionKeys) == 0 {
+	if o.AcceptPlaintext && o.EncryptionKeys == nil {
 		return errors.New("AcceptPlaintext needs EncryptionKeys, which seal what it reads in clear")
 	}
 	for _, c := range []byte(o.VersionKey) {

@@ -39,7 +39,7 @@ func (s *Store[T]) decodeOrRepair(ctx context.Context, p probe, op, id, key stri
 	plain, st, err := s.unseal(op, id, key, data)
 	opened := err == nil
 	if opened {
-		v, unknown, stale, err = s.decodePlain(op, id, plain, keep)
+		v, unknown, stale, err = s.decodePlain(op, id, plain, keep || st == inClear)
 		stale = stale || st == inClear
 		data = plain
 	}

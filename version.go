@@ -29,7 +29,7 @@ func (s *Store[T]) decodeStored(op, id, key string, data []byte, keep bool) (v T
 	if err != nil {
 		return v, nil, false, err
 	}
-	v, unknown, stale, err = s.decodePlain(op, id, plain, keep)
+	v, unknown, stale, err = s.decodePlain(op, id, plain, keep || st == inClear)
 	return v, unknown, stale || st == inClear, err
 }
 

@@ -111,3 +111,35 @@ func TestSessionsAtRestLeaveNoIDInRedis(t *testing.T) {
 		t.Errorf("user 42 has %d sessions, %v; want the laptop's", n, err)
 	}
 }
+
+// Under EncryptionKeys, a renewed id's forward is sealed and bound to its
+// key: whoever can write to Redis cannot send an old cookie to a session
+// of their choosing.
+func TestPlantedForwardIsIgnored(t *testing.T) {
+	e := newLifeEnv(t, httpsession.Options{RenewAfter: 15 * time.Minute, IdleTimeout: time.Hour}, typedstore.Options[lsess]{
+		EncryptionKeys: [][]byte{bytes.Repeat([]byte{1}, 32)},
+	})
+	attacker, victim := e.browser(), e.browser()
+	attacker.get("/login")
+	attackerID := attacker.id()
+	victim.get("/incr")
+	victimID := victim.id()
+	e.mr.Del(typedstore.DefaultPrefix + victimID)
+	e.mr.Set(forwardKey(victimID), attackerID)
+	if res := victim.get("/get"); strings.Contains(res.body, "user=42") || victim.id() == attackerID {
+		t.Errorf("the victim's old cookie led to %q, cookie of the attacker's id %v; want a new session", res.body, victim.id() == attackerID)
+	}
+
+	// A forward that the store wrote still leads to the renewed session.
+	e.advance(16 * time.Minute)
+	attacker.get("/get")
+	renewed := attacker.id()
+	tab := e.browser()
+	tab.cookies[httpsession.DefaultName] = jarCookie{c: signedCookie(attackerID, secret)}
+	if res := tab.get("/get"); !strings.Contains(res.body, "user=42") || tab.id() != renewed {
+		t.Errorf("the old id within the grace period = %q; want the renewed session", res.body)
+	}
+	if v, _ := e.mr.Get(forwardKey(attackerID)); strings.Contains(v, renewed) {
+		t.Error("the forward holds the renewed id in clear")
+	}
+}
