@@ -186,8 +186,8 @@ type Options[T any] struct {
 
 	// OnDecodeError, when set, decides what becomes of a stored session that
 	// Get, GetAndExtend or Update cannot decode or migrate: it receives the
-	// stored bytes (decrypted, under EncryptionKeys, when they open; the
-	// error wraps ErrUnauthenticated when they do not) and the codec's or
+	// stored bytes (decrypted, under EncryptionKeys, when they open and
+	// inflate; the error wraps ErrUnauthenticated when they do not open) and the codec's or
 	// the migration's error (never the session's id, a credential) and returns an action and, for
 	// DecodeRepair, the value to use. It must be safe for concurrent use.
 	// Iterations (All, OwnedBy) and Migrate report such sessions as corrupt

@@ -297,3 +297,59 @@ func TestLongHexKey(t *testing.T) {
 		}
 	}
 }
+
+// Key files: 0x hex is hex; a huge file, or a huge line, is refused.
+func TestKeyFileEdges(t *testing.T) {
+	url, c := server(t)
+	hashKey := bytes.Repeat([]byte{3}, 33)
+	s, err := typedstore.New(c, typedstore.Options[owned]{TTL: time.Hour, IDHashKey: hashKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(context.Background(), "the-id", owned{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ok(t, url, "show", "-id-hash-key-file", writeFile(t, "0x", "0x"+hex.EncodeToString(hashKey)), "the-id").stdout; !strings.Contains(got, "ttl:") {
+		t.Errorf("show with a 0x key = %q", got)
+	}
+	fails(t, url, 2, "not a file of keys", nil, "count", "-keys-file", writeFile(t, "huge", strings.Repeat("A", 2<<20)))
+}
+
+// With -keys-file, values that do not open (under another key, or in
+// clear) stop revoke and are counted by ls; -accept-plaintext reads those
+// in clear.
+func TestUnopenedValues(t *testing.T) {
+	url, c := server(t)
+	ctx := context.Background()
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	app, err := typedstore.New(c, typedstore.Options[owned]{TTL: time.Hour, EncryptionKeys: [][]byte{k1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v owned
+	v.Passport.User = "alice"
+	for _, id := range []string{"a", "b"} {
+		if err := app.Set(ctx, id, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Set(ctx, "sess:clear", `{"passport":{"user":"alice"}}`, time.Hour)
+	k1File, k2File := writeFile(t, "k1", hex.EncodeToString(k1)), writeFile(t, "k2", hex.EncodeToString(k2))
+	fails(t, url, 1, "3 sessions do not open under -keys-file", nil, "revoke", "-keys-file", k2File, "-owner-path", "passport.user", "-owner", "alice", "-yes")
+	fails(t, url, 1, "1 sessions do not open under -keys-file", nil, "revoke", "-keys-file", k1File, "-owner-path", "passport.user", "-owner", "alice", "-yes")
+	if r := ok(t, url, "ls", "-keys-file", k1File); !strings.Contains(r.stderr, "1 sessions do not open") {
+		t.Errorf("ls stderr = %q; want the value in clear counted", r.stderr)
+	}
+	if got := ok(t, url, "revoke", "-keys-file", k1File, "-accept-plaintext", "-owner-path", "passport.user", "-owner", "alice", "-yes").stdout; !strings.Contains(got, "deleted 3") {
+		t.Errorf("revoke -accept-plaintext = %q; want all 3 deleted", got)
+	}
+	fails(t, url, 2, "-accept-plaintext needs -keys-file", nil, "count", "-accept-plaintext")
+
+	// import -owner-path without -keys-file cannot index a sealed value.
+	if err := app.Set(ctx, "c", v); err != nil {
+		t.Fatal(err)
+	}
+	export := filepath.Join(t.TempDir(), "sealed.jsonl")
+	ok(t, url, "export", "-o", export)
+	fails(t, url, 1, "-owner-path needs -keys-file", nil, "import", "-owner-path", "passport.user", "-prefix", "copy:", export)
+}

@@ -55,6 +55,8 @@ func open(g *global) (*db, error) {
 		return nil, usagef("-compress-above %d: want 0 or more", g.compress)
 	case g.compress > 0 && g.keysFile == "":
 		return nil, usagef("-compress-above needs -keys-file: compressed values are sealed")
+	case g.plaintext && g.keysFile == "":
+		return nil, usagef("-accept-plaintext needs -keys-file, whose first key seals what it reads in clear")
 	}
 	var sealer *atrest.Sealer
 	var keys [][]byte
@@ -63,7 +65,7 @@ func open(g *global) (*db, error) {
 		if keys, err = readKeys("keys-file", g.keysFile, typedstore.EncryptionKeySize); err != nil {
 			return nil, err
 		}
-		opts.EncryptionKeys, opts.CompressAbove = keys, g.compress
+		opts.EncryptionKeys, opts.CompressAbove, opts.AcceptPlaintext = keys, g.compress, g.plaintext
 		sealer = atrest.NewSealer(keys, 0, maxValue)
 	}
 	var hasher *atrest.Hasher
@@ -118,7 +120,7 @@ func (e openError) Unwrap() error { return e.err }
 // open returns the plaintext of the value of key under -keys-file, and its
 // value itself without it.
 func (d *db) open(key string, value []byte) ([]byte, error) {
-	if d.sealer == nil {
+	if d.sealer == nil || (d.g.plaintext && !atrest.IsSealed(value)) {
 		return value, nil
 	}
 	plain, _, err := d.sealer.Open(key, value)

@@ -28,6 +28,7 @@ type global struct {
 	keysFile    string
 	idHashFile  string
 	compress    int
+	plaintext   bool
 }
 
 // maxBatch bounds -batch: a pipeline of that many keys' values is held in
@@ -47,6 +48,7 @@ func (g *global) define(fs *flag.FlagSet) {
 	fs.StringVar(&g.progress, "progress", "auto", "progress `style`: auto (a bar on a terminal, lines elsewhere), bar, lines or none")
 	fs.DurationVar(&g.every, "progress-every", 2*time.Second, "`interval` between progress lines")
 	fs.StringVar(&g.keysFile, "keys-file", "", "`file` of the application's EncryptionKeys, one per line in hex or base64, the first first: values are opened with them, and written sealed under the first")
+	fs.BoolVar(&g.plaintext, "accept-plaintext", false, "with -keys-file: read the values stored in clear too, as Options.AcceptPlaintext does (migrate seals them)")
 	fs.IntVar(&g.compress, "compress-above", 0, "with -keys-file: the application's CompressAbove, in `bytes`, for what the tool writes (import, migrate)")
 	fs.StringVar(&g.idHashFile, "id-hash-key-file", "", "`file` holding the application's IDHashKey: the session ids given as arguments are hashed into the names of their keys")
 }

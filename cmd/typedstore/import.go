@@ -242,10 +242,14 @@ type importer struct {
 
 // checkImport returns the error of line n, l, that the importer would
 // write wrongly: under -keys-file, a value sealed already, which sealing
-// again would make unreadable.
+// again would make unreadable; under -owner-path without -keys-file, a
+// sealed value, whose owner it cannot read to index it.
 func (d *db) checkImport(n int64, l importLine) error {
-	if d.keys != nil && atrest.IsSealed(l.value) {
+	switch sealed := atrest.IsSealed(l.value); {
+	case sealed && d.keys != nil:
 		return fmt.Errorf("line %d: the value is sealed already (exported without -keys-file): import it without -keys-file", n)
+	case sealed && d.g.ownerPath != "":
+		return fmt.Errorf("line %d: the value is sealed: -owner-path needs -keys-file to read its owner and index it", n)
 	}
 	return nil
 }

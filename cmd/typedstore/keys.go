@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/typedstore/typedstore"
 )
@@ -17,12 +19,21 @@ import (
 // size < 0, at least -size bytes. Its errors name lines, never their
 // content: a key is a secret.
 func readKeys(flagName, path string, size int) ([][]byte, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("-%s: %v", flagName, err)}
 	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	switch {
+	case err != nil:
+		return nil, usageError{fmt.Sprintf("-%s: %v", flagName, err)}
+	case len(data) > maxKeyFile:
+		return nil, usageError{fmt.Sprintf("-%s: %s is larger than %d bytes: not a file of keys", flagName, path, maxKeyFile)}
+	}
 	var keys [][]byte
 	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, maxKeyFile)
 	for n := 1; sc.Scan(); n++ {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 || line[0] == '#' {
@@ -39,16 +50,27 @@ func readKeys(flagName, path string, size int) ([][]byte, error) {
 		}
 		keys = append(keys, key)
 	}
+	if err := sc.Err(); err != nil {
+		return nil, usageError{fmt.Sprintf("-%s: %s: %v", flagName, path, err)}
+	}
 	if len(keys) == 0 {
 		return nil, usageError{fmt.Sprintf("-%s: %s holds no key", flagName, path)}
 	}
 	return keys, nil
 }
 
+// maxKeyFile is the largest file of keys the tool reads: room for
+// thousands of keys, and no more.
+const maxKeyFile = 1 << 20
+
 // decodeKey decodes a key written in hex (64 digits or more: 32 bytes or
-// more) or in base64. A line of hex digits is hex: base64 of 32 random
+// more; or after 0x) or in base64. A line of hex digits is hex: base64 of 32 random
 // bytes is all hex digits once in 2⁸⁶ keys.
 func decodeKey(s string) ([]byte, bool) {
+	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		b, err := hex.DecodeString(h)
+		return b, err == nil
+	}
 	if len(s) >= 2*typedstore.EncryptionKeySize && len(s)%2 == 0 {
 		if b, err := hex.DecodeString(s); err == nil {
 			return b, true

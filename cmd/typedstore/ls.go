@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -60,12 +61,16 @@ Examples:
 			}
 			out := newLister(a.stdout, asJSON, d.g.ownerPath != "")
 			m := a.meter(d.g, "ls")
-			n, sealed := 0, 0
+			n, sealed, unopened := 0, 0, 0
 			warning, err := d.walk(ctx, walkOptions{values: true, progress: m.update}, func(batch []record) error {
 				now := time.Now()
+				var oe openError
 				for _, r := range batch {
-					if r.sealed {
+					switch {
+					case r.sealed:
 						sealed++
+					case errors.As(r.err, &oe):
+						unopened++
 					}
 					if r.err != nil || !f.match(d, r, now) {
 						continue
@@ -89,6 +94,9 @@ Examples:
 			}
 			if sealed > 0 && (d.g.ownerPath != "" || f.readsValues()) {
 				warn(a, fmt.Sprintf("%d sessions are sealed: without -keys-file, their owners and members read as missing", sealed))
+			}
+			if unopened > 0 {
+				warn(a, fmt.Sprintf("%d sessions do not open under -keys-file (sealed under another key, or in clear: see -accept-plaintext): not listed", unopened))
 			}
 			warn(a, warning)
 			return nil

@@ -50,7 +50,7 @@ Examples:
 			to                   int
 			key                  string
 			sets, renames, drops listFlag
-			apply, yes, plain    bool
+			apply, yes           bool
 		)
 		fs.IntVar(&to, "to", 0, "the `version` to bring sessions to (1 or more; required without -keys-file)")
 		fs.StringVar(&key, "version-key", typedstore.DefaultVersionKey, "the top-level `member` that holds a session's version")
@@ -59,14 +59,11 @@ Examples:
 		fs.Var(&drops, "delete", "delete the member at `PATH` (repeatable)")
 		fs.BoolVar(&apply, "apply", false, "write; without it, migrate is a dry run")
 		fs.BoolVar(&yes, "yes", false, "with -apply: write without asking")
-		fs.BoolVar(&plain, "accept-plaintext", false, "with -keys-file: seal the values stored in clear too (Options.AcceptPlaintext)")
 		return func(ctx context.Context, a *app, d *db, args []string) error {
 			if len(args) > 0 {
 				return usagef("migrate takes no arguments (edits are flags)")
 			}
 			switch {
-			case plain && d.keys == nil:
-				return usagef("-accept-plaintext needs -keys-file, whose first key seals what it reads in clear")
 			case to < 0 || (to == 0 && d.keys == nil):
 				return usagef("migrate needs -to, the version to bring sessions to (1 or more), or -keys-file, to reseal them under its first key")
 			case to == 0 && len(sets)+len(renames)+len(drops) > 0:
@@ -91,7 +88,7 @@ Examples:
 				MaxSize:         maxValue,
 				EncryptionKeys:  d.keys,
 				CompressAbove:   d.g.compress,
-				AcceptPlaintext: plain,
+				AcceptPlaintext: d.g.plaintext,
 			}
 			if to > 0 {
 				opts.Version, opts.VersionKey = to, key

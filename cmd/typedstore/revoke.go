@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -67,12 +68,16 @@ Examples:
 				fmt.Fprintf(a.stderr, "typedstore: warning: no owner index under %s: scanning every session under %s\n", d.ownerKey(""), d.g.prefix)
 			}
 			var ids []string // the owner's sessions: few, whatever the number of sessions
-			sealed := 0
+			sealed, unopened := 0, 0
 			m := a.meter(d.g, "revoke: scan")
 			warning, err := d.walk(ctx, walkOptions{values: true, progress: m.update}, func(batch []record) error {
+				var oe openError
 				for _, r := range batch {
-					if r.sealed {
+					switch {
+					case r.sealed:
 						sealed++
+					case errors.As(r.err, &oe):
+						unopened++
 					}
 					if r.err == nil && !kept[r.id] && d.owner(r.value) == owner {
 						ids = append(ids, r.id)
@@ -84,8 +89,11 @@ Examples:
 			if err != nil {
 				return fmt.Errorf("nothing deleted: %w", err)
 			}
-			if sealed > 0 {
+			switch {
+			case sealed > 0:
 				return fmt.Errorf("nothing deleted: %d sessions are sealed, and their owners unknown without -keys-file", sealed)
+			case unopened > 0:
+				return fmt.Errorf("nothing deleted: %d sessions do not open under -keys-file (sealed under another key, or in clear: see -accept-plaintext), and their owners are unknown", unopened)
 			}
 			warn(a, warning)
 			if dry || len(ids) == 0 {
