@@ -280,8 +280,9 @@ func TestSealedWithoutKeysFile(t *testing.T) {
 	}
 }
 
-// A key file in hex of more than 32 bytes is read as hex.
-func TestLongHexKey(t *testing.T) {
+// A key file holds a key in hex (of 32 bytes or more, with or without 0x)
+// or in base64; a file larger than any file of keys is refused.
+func TestKeyFileFormats(t *testing.T) {
 	url, c := server(t)
 	hashKey := bytes.Repeat([]byte{3}, 40)
 	s, err := typedstore.New(c, typedstore.Options[owned]{TTL: time.Hour, IDHashKey: hashKey})
@@ -291,26 +292,15 @@ func TestLongHexKey(t *testing.T) {
 	if err := s.Set(context.Background(), "the-id", owned{}); err != nil {
 		t.Fatal(err)
 	}
-	for name, line := range map[string]string{"hex": hex.EncodeToString(hashKey), "base64": base64.StdEncoding.EncodeToString(hashKey)} {
-		if got := ok(t, url, "show", "-id-hash-key-file", writeFile(t, name, line), "the-id").stdout; !strings.Contains(got, "ttl:") {
+	for name, line := range map[string]string{
+		"hex":    hex.EncodeToString(hashKey),
+		"0x hex": "0x" + hex.EncodeToString(hashKey),
+		"HEX":    strings.ToUpper(hex.EncodeToString(hashKey)),
+		"base64": base64.StdEncoding.EncodeToString(hashKey),
+	} {
+		if got := ok(t, url, "show", "-id-hash-key-file", writeFile(t, "key", line), "the-id").stdout; !strings.Contains(got, "ttl:") {
 			t.Errorf("show with the key in %s = %q", name, got)
 		}
-	}
-}
-
-// Key files: 0x hex is hex; a huge file, or a huge line, is refused.
-func TestKeyFileEdges(t *testing.T) {
-	url, c := server(t)
-	hashKey := bytes.Repeat([]byte{3}, 33)
-	s, err := typedstore.New(c, typedstore.Options[owned]{TTL: time.Hour, IDHashKey: hashKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Set(context.Background(), "the-id", owned{}); err != nil {
-		t.Fatal(err)
-	}
-	if got := ok(t, url, "show", "-id-hash-key-file", writeFile(t, "0x", "0x"+hex.EncodeToString(hashKey)), "the-id").stdout; !strings.Contains(got, "ttl:") {
-		t.Errorf("show with a 0x key = %q", got)
 	}
 	fails(t, url, 2, "not a file of keys", nil, "count", "-keys-file", writeFile(t, "huge", strings.Repeat("A", 2<<20)))
 }
