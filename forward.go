@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/typedstore/typedstore/internal/atrest"
 )
 
 // forwardPrefix is prepended to Options.Prefix to form the keys that say,
@@ -25,7 +27,8 @@ func (s *Store[T]) forwardKey(op, id string) (string, error) {
 
 // forward records for ttl that the session under the id from now lives
 // under the id to, unless another renewal of from recorded its own id
-// first: it returns the id that from forwards to. Under
+// first: it returns the id that from forwards to, or to itself when the
+// forward recorded first does not open. Under
 // Options.EncryptionKeys, the value is to sealed, bound to the key, so that
 // whoever can write to Redis cannot forward an old id elsewhere; under
 // Options.IDHashKey, the key holds from's hash and the value to sealed
@@ -56,7 +59,10 @@ func (s *Store[T]) forward(ctx context.Context, from, to string, ttl time.Durati
 	}
 	got, err := s.forwarded(ctx, from)
 	if err == nil && got == "" {
-		err = errors.New("the forward expired as it was read")
+		// The forward there expired as it was read, or does not open
+		// (written by anyone with access to Redis): from forwards nowhere,
+		// and this renewal stands.
+		return to, nil
 	}
 	return got, err
 }
@@ -78,6 +84,8 @@ func (s *Store[T]) forwarded(ctx context.Context, from string) (string, error) {
 	}
 	to := string(b)
 	switch {
+	case s.sealer != nil && s.opts.AcceptPlaintext && !atrest.IsSealed(b):
+		// written in clear by a program without keys, during a switch
 	case s.sealer != nil:
 		plain, _, err := s.sealer.Open(key, b)
 		if to = string(plain); err != nil {

@@ -89,7 +89,7 @@ func (s *Store[T]) versionOf(data []byte) (int, error) {
 	}
 	n, err := strconv.Atoi(string(raw))
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("version member %q is %.20s, not a version", s.opts.VersionKey, raw)
+		return 0, fmt.Errorf("version member %q is not a version (an integer, 0 or more)", s.opts.VersionKey) // its value could be anything in the session
 	}
 	return n, nil
 }

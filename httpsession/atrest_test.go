@@ -130,8 +130,16 @@ func TestPlantedForwardIsIgnored(t *testing.T) {
 		t.Errorf("the victim's old cookie led to %q, cookie of the attacker's id %v; want a new session", res.body, victim.id() == attackerID)
 	}
 
-	// A forward that the store wrote still leads to the renewed session.
+	// A forward that the store wrote still leads to the renewed session;
+	// one that does not open, planted before a renewal, does not stop it.
+	laptop := e.browser()
+	laptop.get("/login")
+	planted := laptop.id()
+	e.mr.Set(forwardKey(planted), "planted")
 	e.advance(16 * time.Minute)
+	if res := laptop.get("/get"); !strings.Contains(res.body, "user=42") || laptop.id() == planted {
+		t.Errorf("a renewal over a forward that does not open = %q, id renewed %v; want the session renewed", res.body, laptop.id() != planted)
+	}
 	attacker.get("/get")
 	renewed := attacker.id()
 	tab := e.browser()
@@ -141,5 +149,21 @@ func TestPlantedForwardIsIgnored(t *testing.T) {
 	}
 	if v, _ := e.mr.Get(forwardKey(attackerID)); strings.Contains(v, renewed) {
 		t.Error("the forward holds the renewed id in clear")
+	}
+}
+
+// Under AcceptPlaintext, a forward written in clear (by a program without
+// keys, during a switch) still leads to the renewed session.
+func TestForwardInClearUnderAcceptPlaintext(t *testing.T) {
+	e := newLifeEnv(t, httpsession.Options{RenewAfter: 15 * time.Minute, IdleTimeout: time.Hour}, typedstore.Options[lsess]{
+		EncryptionKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}, AcceptPlaintext: true,
+	})
+	old, renewed := e.browser(), e.browser()
+	old.get("/login")
+	renewed.get("/login")
+	e.mr.Del(typedstore.DefaultPrefix + old.id())
+	e.mr.Set(forwardKey(old.id()), renewed.id())
+	if res := old.get("/get"); !strings.Contains(res.body, "user=42") || old.id() != renewed.id() {
+		t.Errorf("the old cookie = %q, given the renewed id %v; want the renewed session", res.body, old.id() == renewed.id())
 	}
 }

@@ -284,7 +284,7 @@ func TestSealedWithoutKeysFile(t *testing.T) {
 // or in base64; a file larger than any file of keys is refused.
 func TestKeyFileFormats(t *testing.T) {
 	url, c := server(t)
-	hashKey := bytes.Repeat([]byte{3}, 40)
+	hashKey := append([]byte{0xD3, 0x10}, bytes.Repeat([]byte{3}, 38)...) // in base64, "0x…"
 	s, err := typedstore.New(c, typedstore.Options[owned]{TTL: time.Hour, IDHashKey: hashKey})
 	if err != nil {
 		t.Fatal(err)
@@ -298,6 +298,9 @@ func TestKeyFileFormats(t *testing.T) {
 		"HEX":    strings.ToUpper(hex.EncodeToString(hashKey)),
 		"base64": base64.StdEncoding.EncodeToString(hashKey),
 	} {
+		if name == "base64" && !strings.HasPrefix(line, "0x") {
+			t.Fatalf("the base64 key %q does not begin with 0x", line)
+		}
 		if got := ok(t, url, "show", "-id-hash-key-file", writeFile(t, "key", line), "the-id").stdout; !strings.Contains(got, "ttl:") {
 			t.Errorf("show with the key in %s = %q", name, got)
 		}

@@ -68,8 +68,9 @@ const maxKeyFile = 1 << 20
 // bytes is all hex digits once in 2⁸⁶ keys.
 func decodeKey(s string) ([]byte, bool) {
 	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
-		b, err := hex.DecodeString(h)
-		return b, err == nil
+		if b, err := hex.DecodeString(h); err == nil && len(b) >= typedstore.EncryptionKeySize {
+			return b, true
+		} // base64 may begin with 0x too
 	}
 	if len(s) >= 2*typedstore.EncryptionKeySize && len(s)%2 == 0 {
 		if b, err := hex.DecodeString(s); err == nil {
