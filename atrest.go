@@ -56,6 +56,7 @@ const (
 // longer than MaxSize allows, or one that does not open (wrapping
 // ErrUnauthenticated too).
 func (s *Store[T]) unseal(op, id, key string, data []byte) ([]byte, sealState, error) {
+	corrupt := func(err error) error { return opErr(op, &CorruptError{ID: id, Err: err}) }
 	sealed := s.sealer != nil && atrest.IsSealed(data)
 	limit := s.opts.MaxSize
 	if sealed {
@@ -66,7 +67,7 @@ func (s *Store[T]) unseal(op, id, key string, data []byte) ([]byte, sealState, e
 		if s.sealer != nil {
 			err = unauthenticated{err} // not opened: anyone's bytes
 		}
-		return nil, sealedFirst, opErr(op, &CorruptError{ID: id, Err: err})
+		return nil, sealedFirst, corrupt(err)
 	}
 	switch {
 	case s.sealer == nil:
@@ -77,9 +78,9 @@ func (s *Store[T]) unseal(op, id, key string, data []byte) ([]byte, sealState, e
 	plain, old, err := s.sealer.Open(key, data)
 	switch {
 	case errors.Is(err, atrest.ErrTooLarge):
-		return nil, sealedFirst, opErr(op, &CorruptError{ID: id, Err: fmt.Errorf("%w: the sealed value inflates to more than MaxSize %d", ErrTooLarge, s.opts.MaxSize)})
+		return nil, sealedFirst, corrupt(fmt.Errorf("%w: the sealed value inflates to more than MaxSize %d", ErrTooLarge, s.opts.MaxSize))
 	case err != nil:
-		return nil, sealedFirst, opErr(op, &CorruptError{ID: id, Err: unauthenticated{err}})
+		return nil, sealedFirst, corrupt(unauthenticated{err})
 	case old:
 		return plain, sealedOld, nil
 	}

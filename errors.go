@@ -25,8 +25,9 @@ var (
 	// Options.EncryptionKeys: it is not sealed (stored without encryption,
 	// or shorter than a sealed value can be), it is sealed under a key the
 	// store does not have, or it does not authenticate (altered, cut short,
-	// or moved from another session's key). Errors that wrap it are *CorruptError values; the stored bytes
-	// of such a value are anyone's who can write to Redis.
+	// or moved from another session's key). Errors that wrap it are
+	// *CorruptError values; the stored bytes of such a value are anyone's
+	// who can write to Redis.
 	ErrUnauthenticated = errors.New("typedstore: stored value not authenticated")
 
 	// ErrInvalidID occurs when a session id is empty or longer than

@@ -40,15 +40,12 @@ func (s *Store[T]) forward(ctx context.Context, from, to string, ttl time.Durati
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.key(op, to); err != nil {
+	if err := checkID(op, to); err != nil {
 		return "", err
 	}
 	var value any = to
-	switch {
-	case s.sealer != nil: // else whoever writes to Redis could send an old cookie anywhere
-		value = s.sealer.Seal(key, []byte(to))
-	case s.hasher != nil: // else the new id would stand in clear beside the hashes
-		value = s.hasher.SealID(key, to)
+	if s.forwards != nil {
+		value = s.forwards.Seal(key, []byte(to))
 	}
 	set := redis.NewBoolCmd(ctx, "set", key, value, "nx", "px", ceilMillis(ttl).Milliseconds())
 	if err := s.do(ctx, set); err != nil && !errors.Is(err, redis.Nil) {
@@ -84,15 +81,14 @@ func (s *Store[T]) forwarded(ctx context.Context, from string) (string, error) {
 	}
 	to := string(b)
 	switch {
-	case s.sealer != nil && s.opts.AcceptPlaintext && !atrest.IsSealed(b):
+	case s.forwards == nil:
+	case s.opts.AcceptPlaintext && !atrest.IsSealed(b):
 		// written in clear by a program without keys, during a switch
-	case s.sealer != nil:
-		plain, _, err := s.sealer.Open(key, b)
+	default:
+		plain, _, err := s.forwards.Open(key, b)
 		if to = string(plain); err != nil {
 			to = "" // a value that does not open forwards nowhere
 		}
-	case s.hasher != nil:
-		to = s.hasher.OpenID(key, b) // "" for a value that does not open
 	}
 	if to != "" && len(to) <= MaxIDLen {
 		return to, nil

@@ -62,6 +62,9 @@ type Store[T any] struct {
 	// hasher names keys by a keyed hash of their ids, under
 	// Options.IDHashKey; nil without it: keys hold the ids.
 	hasher *atrest.Hasher
+	// forwards seals the ids that renewed ids forward to (see forward):
+	// sealer, or without it the hasher's; nil without either.
+	forwards *atrest.Sealer
 }
 
 // New returns a Store on client. It validates opts and fills in the
@@ -90,6 +93,10 @@ func New[T any](client redis.UniversalClient, opts Options[T]) (*Store[T], error
 	s.match = glob.Escape(s.opts.Prefix) + "*"
 	s.sealer = atrest.NewSealer(s.opts.EncryptionKeys, s.opts.CompressAbove, s.opts.MaxSize)
 	s.hasher = atrest.NewHasher(s.opts.IDHashKey)
+	s.forwards = s.sealer
+	if s.forwards == nil && s.hasher != nil {
+		s.forwards = s.hasher.Forwards()
+	}
 	s.fields, s.carrier = fidelityOf(s.opts.Codec)
 	if s.opts.Version > 0 {
 		switch {

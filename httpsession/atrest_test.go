@@ -167,3 +167,29 @@ func TestForwardInClearUnderAcceptPlaintext(t *testing.T) {
 		t.Errorf("the old cookie = %q, given the renewed id %v; want the renewed session", res.body, old.id() == renewed.id())
 	}
 }
+
+// Under IDHashKey alone, a renewed id's forward holds the new id sealed
+// under a key derived from IDHashKey, and still leads to it.
+func TestForwardUnderIDHashKeyAlone(t *testing.T) {
+	hashKey := bytes.Repeat([]byte{2}, 32)
+	e := newLifeEnv(t, httpsession.Options{RenewAfter: 15 * time.Minute, IdleTimeout: time.Hour}, typedstore.Options[lsess]{IDHashKey: hashKey})
+	b := e.browser()
+	b.get("/login")
+	old := b.id()
+	e.advance(16 * time.Minute)
+	b.get("/get")
+	renewed := b.id()
+	if renewed == old {
+		t.Fatal("the id was not renewed")
+	}
+	for _, k := range e.mr.Keys() {
+		if v, _ := e.mr.Get(k); strings.Contains(v, renewed) || strings.Contains(k, old) {
+			t.Errorf("key %q or its value holds a session id", k)
+		}
+	}
+	tab := e.browser()
+	tab.cookies[httpsession.DefaultName] = jarCookie{c: signedCookie(old, secret)}
+	if res := tab.get("/get"); !strings.Contains(res.body, "user=42") || tab.id() != renewed {
+		t.Errorf("the old id within the grace period = %q; want the renewed session", res.body)
+	}
+}

@@ -193,9 +193,10 @@ func inflate(data []byte, max int) ([]byte, error) {
 // use.
 type Hasher struct {
 	macs sync.Pool // of hash.Hash, keyed
-	// renewed seals the ids that the keys of renewed ids forward to, which
-	// would otherwise stand in clear beside the hashes.
-	renewed *xaes.AEAD
+	// forwards seals, under a key derived from the hash key, the ids that
+	// the keys of renewed ids forward to, which would otherwise stand in
+	// clear beside the hashes.
+	forwards *Sealer
 }
 
 // NewHasher returns the Hasher under key, or nil when key is nil.
@@ -208,7 +209,7 @@ func NewHasher(key []byte) *Hasher {
 	h.macs.New = func() any { return hmac.New(sha256.New, key) }
 	derived := hmac.New(sha256.New, key)
 	derived.Write([]byte("typedstore renewed ids"))
-	h.renewed, _ = xaes.New(derived.Sum(nil))
+	h.forwards = NewSealer([][]byte{derived.Sum(nil)}, 0, 0)
 	return h
 }
 
@@ -223,22 +224,7 @@ func (h *Hasher) Name(id string) string {
 	return name
 }
 
-// SealID seals id, stored under key.
-func (h *Hasher) SealID(key, id string) []byte {
-	out := make([]byte, xaes.NonceSize, xaes.NonceSize+len(id)+xaes.Overhead)
-	_, _ = rand.Read(out)
-	return h.renewed.Seal(out, out, []byte(id), []byte(key))
-}
-
-// OpenID returns the id sealed in data, stored under key, or "" if data
-// is not one.
-func (h *Hasher) OpenID(key string, data []byte) string {
-	if len(data) < xaes.NonceSize+xaes.Overhead {
-		return ""
-	}
-	id, err := h.renewed.Open(nil, data[:xaes.NonceSize], data[xaes.NonceSize:], []byte(key))
-	if err != nil {
-		return ""
-	}
-	return string(id)
-}
+// Forwards returns the Sealer, under a key derived from the hash key, of
+// the values that would otherwise stand in clear beside the hashes: the
+// ids that renewed ids forward to.
+func (h *Hasher) Forwards() *Sealer { return h.forwards }
