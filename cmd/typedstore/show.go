@@ -33,7 +33,8 @@ Examples:
 			if len(args) != 1 {
 				return usagef("show takes one session id")
 			}
-			key := d.g.prefix + d.name(args[0])
+			name := d.name(args[0])
+			key := d.g.prefix + name
 			var get *redis.StringCmd
 			var ttl *redis.Cmd
 			if _, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -54,7 +55,7 @@ Examples:
 			if value, err = d.open(key, value); err != nil {
 				return fmt.Errorf("the session does not open under -keys-file: %w", err)
 			}
-			r := record{id: d.name(args[0]), value: value, ttlMs: ms, size: size}
+			r := record{id: name, value: value, ttlMs: ms, size: size}
 			if asJSON {
 				line, err := exportLine(r)
 				if err != nil {
